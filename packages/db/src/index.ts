@@ -1,0 +1,15 @@
+export type { Database, OpenDatabaseOptions, OpenedDatabase, Schema } from './database.ts';
+export type { DenialFacts } from './queries/explain-denial.ts';
+export type { CreateApiKeyInput, CreatedApiKey } from './queries/api-keys.ts';
+export type { CreateTransactionInput, RecordedTransaction } from './queries/credits.ts';
+export type { TrafficRuleInput } from './queries/access.ts';
+export type * from './types.ts';
+export { MIGRATIONS_FOLDER, migrate, openDatabase } from './database.ts';
+export { InvalidAmountError, SourceIdConflictError } from './errors.ts';
+export * from './schema/index.ts';
+export * from './queries/access.ts';
+export * from './queries/api-keys.ts';
+export * from './queries/credits.ts';
+export * from './queries/explain-denial.ts';
+export * from './queries/users.ts';
+export { rowsOf } from './database.ts';

@@ -1,0 +1,39 @@
+import { type SQL, sql } from 'drizzle-orm';
+import { NIL_UUID } from '../schema/index.ts';
+
+/*
+ * The two access predicates, written once and shared by the single-purpose queries and by
+ * `explainDenial`, so that the one-round-trip diagnosis can never drift from them.
+ */
+
+/**
+ * True when the user reaches a non-deleted deployment with this alias through a group: one of
+ * their own, or Everyone (which the system user is not part of). An unknown alias is false.
+ */
+export function userReachesAlias(userId: SQL, alias: SQL): SQL<boolean> {
+  return sql<boolean>`exists (
+    select 1
+    from deployed_models d
+    join deployment_groups dg on dg.deployment_id = d.id
+    where d.alias = ${alias}
+      and d.deleted = false
+      and (
+        dg.group_id in (select ug.group_id from user_groups ug where ug.user_id = ${userId})
+        or (dg.group_id = ${NIL_UUID}::uuid and ${userId} <> ${NIL_UUID}::uuid)
+      )
+  )`;
+}
+
+/** The purpose of the first `deny` rule on this (non-deleted) alias that matches `purpose`, or null. */
+export function deniedPurpose(purpose: SQL, alias: SQL): SQL<string | null> {
+  return sql<string | null>`(
+    select mtr.api_key_purpose
+    from model_traffic_rules mtr
+    join deployed_models d on d.id = mtr.deployed_model_id
+    where d.alias = ${alias}
+      and d.deleted = false
+      and mtr.action = 'deny'
+      and mtr.api_key_purpose = ${purpose}
+    limit 1
+  )`;
+}

@@ -1,0 +1,64 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { and, eq } from 'drizzle-orm';
+import type { Database } from '../database.ts';
+import { type ApiKeyPurpose, apiKeys } from '../schema/index.ts';
+import type { ApiKey } from '../types.ts';
+
+/** Lowercase hex SHA-256 of the whole key string: the only form in which a key is stored. */
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
+}
+
+/** A new key: `sk-` and 43 base64url characters (32 random bytes). */
+export function generateApiKeySecret(): string {
+  return `sk-${randomBytes(32).toString('base64url')}`;
+}
+
+export interface CreateApiKeyInput {
+  userId: string;
+  name: string;
+  purpose: ApiKeyPurpose;
+  createdBy: string;
+  description?: string | null;
+  hidden?: boolean;
+  requestsPerSecond?: number | null;
+  burstSize?: number | null;
+  /** Supply a known plaintext (demo seeds, imports); generated when absent. */
+  secret?: string;
+}
+
+export interface CreatedApiKey {
+  key: ApiKey;
+  /** The plaintext key. Returned once, here; the database keeps only its digest. */
+  secret: string;
+}
+
+export async function createApiKey(db: Database, input: CreateApiKeyInput): Promise<CreatedApiKey> {
+  const { secret = generateApiKeySecret(), ...fields } = input;
+  const [key] = await db
+    .insert(apiKeys)
+    .values({ ...fields, secretHash: hashSecret(secret) })
+    .returning();
+  if (!key) throw new Error('createApiKey: insert returned no row');
+  return { key, secret };
+}
+
+/** The owner of a live key, or null for an unknown or deleted key. */
+export async function getUserIdBySecret(db: Database, secret: string): Promise<string | null> {
+  const [row] = await db
+    .select({ userId: apiKeys.userId })
+    .from(apiKeys)
+    .where(and(eq(apiKeys.secretHash, hashSecret(secret)), eq(apiKeys.isDeleted, false)))
+    .limit(1);
+  return row?.userId ?? null;
+}
+
+/** Soft-delete a key. Returns false when it was already deleted or does not exist. */
+export async function deleteApiKey(db: Database, keyId: string): Promise<boolean> {
+  const rows = await db
+    .update(apiKeys)
+    .set({ isDeleted: true })
+    .where(and(eq(apiKeys.id, keyId), eq(apiKeys.isDeleted, false)))
+    .returning({ id: apiKeys.id });
+  return rows.length > 0;
+}

@@ -1,0 +1,123 @@
+import { sql } from 'drizzle-orm';
+import {
+  boolean,
+  check,
+  index,
+  pgTable,
+  text,
+  timestamp,
+  unique,
+  uuid,
+  varchar,
+} from 'drizzle-orm/pg-core';
+import { NIL_UUID, timestamps } from './columns.ts';
+import { users } from './users.ts';
+
+/** Groups; the nil-uuid Everyone group holds every user but the system user implicitly. */
+export const groups = pgTable('groups', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  name: varchar('name').notNull().unique(),
+  description: text('description'),
+  createdBy: uuid('created_by')
+    .notNull()
+    .default(NIL_UUID)
+    .references(() => users.id, { onDelete: 'cascade' }),
+  source: text('source').notNull().default('native'),
+  ...timestamps,
+});
+
+export const userGroups = pgTable(
+  'user_groups',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    groupId: uuid('group_id')
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    joinedAt: timestamp('joined_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    // Also serves "the groups of this user", the access check's inner lookup.
+    unique('user_groups_user_id_group_id_key').on(t.userId, t.groupId),
+    // Group membership listings and cascades.
+    index('idx_user_groups_group_id').on(t.groupId),
+  ],
+);
+
+export const inferenceEndpoints = pgTable('inference_endpoints', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  name: varchar('name').notNull().unique(),
+  description: text('description'),
+  url: varchar('url').notNull(),
+  apiKey: text('api_key'),
+  createdBy: uuid('created_by')
+    .notNull()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  ...timestamps,
+});
+
+export const deployedModels = pgTable(
+  'deployed_models',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    modelName: varchar('model_name').notNull(),
+    // The name clients send as `model`; unique across soft-deleted rows too, as in dwctl.
+    alias: varchar('alias').notNull().unique('deployed_models_alias_unique'),
+    description: text('description'),
+    hostedOn: uuid('hosted_on').references(() => inferenceEndpoints.id, { onDelete: 'cascade' }),
+    deleted: boolean('deleted').notNull().default(false),
+    createdBy: uuid('created_by')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    ...timestamps,
+  },
+  (t) => [index('idx_deployed_models_hosted_on').on(t.hostedOn)],
+);
+
+export const deploymentGroups = pgTable(
+  'deployment_groups',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    deploymentId: uuid('deployment_id')
+      .notNull()
+      .references(() => deployedModels.id, { onDelete: 'cascade' }),
+    groupId: uuid('group_id')
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    grantedBy: uuid('granted_by').references(() => users.id),
+    grantedAt: timestamp('granted_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    // The access check joins a deployment to its groups through this pair.
+    unique('deployment_groups_deployment_id_group_id_key').on(t.deploymentId, t.groupId),
+    index('idx_deployment_groups_group_id').on(t.groupId),
+  ],
+);
+
+export const TRAFFIC_ACTIONS = ['deny', 'redirect'] as const;
+export type TrafficAction = (typeof TRAFFIC_ACTIONS)[number];
+
+export const modelTrafficRules = pgTable(
+  'model_traffic_rules',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    deployedModelId: uuid('deployed_model_id')
+      .notNull()
+      .references(() => deployedModels.id, { onDelete: 'cascade' }),
+    // Compared with api_keys.purpose; no CHECK, as in dwctl, so new purposes need no migration.
+    apiKeyPurpose: varchar('api_key_purpose').notNull(),
+    action: varchar('action').$type<TrafficAction>().notNull(),
+    redirectTargetId: uuid('redirect_target_id').references(() => deployedModels.id, { onDelete: 'cascade' }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    // At most one rule per (model, purpose); also serves the modality lookup.
+    unique('unique_purpose_per_model').on(t.deployedModelId, t.apiKeyPurpose),
+    check(
+      'valid_action',
+      sql`(${t.action} = 'deny' and ${t.redirectTargetId} is null) or (${t.action} = 'redirect' and ${t.redirectTargetId} is not null)`,
+    ),
+  ],
+);

@@ -1,0 +1,70 @@
+import { randomUUID } from 'node:crypto';
+import { Decimal } from 'decimal.js';
+import type { Database } from '../database.ts';
+import { createDeployedModel, createGroup, createInferenceEndpoint } from '../queries/access.ts';
+import { type CreatedApiKey, createApiKey } from '../queries/api-keys.ts';
+import { createTransaction } from '../queries/credits.ts';
+import { createUser } from '../queries/users.ts';
+import { type ApiKeyPurpose, NIL_UUID, type TransactionType } from '../schema/index.ts';
+import type { Group, User } from '../types.ts';
+
+/*
+ * Fixtures mirroring dwctl's test helpers (`create_test_user`, `create_test_group`, ...), so the
+ * ported tests read like the ones they come from.
+ */
+
+const suffix = () => randomUUID().replaceAll('-', '');
+
+/** A standard user named `testuser_<hex>`, in no group and with no credits. */
+export async function createTestUser(db: Database, overrides: { isAdmin?: boolean } = {}): Promise<User> {
+  const username = `testuser_${suffix()}`;
+  return createUser(db, {
+    username,
+    email: `${username}@example.com`,
+    displayName: 'Test User',
+    authSource: 'test',
+    isAdmin: overrides.isAdmin ?? false,
+  });
+}
+
+/** A native group `test_group_<hex>` created by the system user. */
+export function createTestGroup(db: Database): Promise<Group> {
+  return createGroup(db, { name: `test_group_${suffix()}`, description: 'Test group', createdBy: NIL_UUID });
+}
+
+export async function createTestEndpoint(db: Database, name: string, createdBy: string): Promise<string> {
+  const endpoint = await createInferenceEndpoint(db, { name, url: 'http://localhost:8080', createdBy });
+  return endpoint.id;
+}
+
+/** A live deployment `alias` of `modelName` on the endpoint; returns its id. */
+export async function createTestModel(
+  db: Database,
+  modelName: string,
+  alias: string,
+  endpointId: string,
+  createdBy: string,
+): Promise<string> {
+  const model = await createDeployedModel(db, { modelName, alias, hostedOn: endpointId, createdBy });
+  return model.id;
+}
+
+/** A key owned and created by the user, with the given purpose. */
+export function createTestApiKey(
+  db: Database,
+  userId: string,
+  purpose: ApiKeyPurpose = 'realtime',
+  name = 'Test Key',
+): Promise<CreatedApiKey> {
+  return createApiKey(db, { userId, createdBy: userId, name, purpose });
+}
+
+/** Record a ledger row with a random source id; `50.00` as an admin grant by default. */
+export async function addTestCredits(
+  db: Database,
+  userId: string,
+  amount: Decimal.Value = '50.00',
+  type: TransactionType = 'admin_grant',
+): Promise<void> {
+  await createTransaction(db, { userId, type, amount: new Decimal(amount), sourceId: randomUUID() });
+}

@@ -1,0 +1,65 @@
+import { sql } from 'drizzle-orm';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { NIL_UUID, getUserBalance, migrate, openDatabase, rowsOf } from '../src/index.ts';
+import { rejection, sqlState, withTestDatabase } from '../src/testing/index.ts';
+
+const test = suite('migrations');
+
+test('create the system user and the Everyone group with the nil uuid', () =>
+  withTestDatabase(async (db) => {
+    const users = rowsOf<{ username: string; is_admin: boolean }>(
+      await db.execute(sql`select username, is_admin from users where id = ${NIL_UUID}`),
+    );
+    assert.equal(users, [{ username: 'system', is_admin: true }]);
+    const groups = rowsOf<{ name: string }>(await db.execute(sql`select name from groups where id = ${NIL_UUID}`));
+    assert.equal(groups, [{ name: 'Everyone' }]);
+  }));
+
+test('accept inserts that name only the required columns', () =>
+  withTestDatabase(async (db) => {
+    await db.execute(sql`insert into users (username, email) values ('op', 'op@example.com')`);
+    const [user] = rowsOf<{ id: string }>(await db.execute(sql`select id from users where username = 'op'`));
+    assert.ok(user);
+    await db.execute(sql`insert into groups (name) values ('ops')`);
+    await db.execute(sql`insert into inference_endpoints (name, url, created_by) values ('e', 'http://e', ${user.id})`);
+    await db.execute(sql`insert into deployed_models (model_name, alias, created_by) values ('m', 'a', ${user.id})`);
+    await db.execute(sql`insert into api_keys (name, secret_hash, purpose, user_id, created_by)
+                         values ('k', repeat('a', 64), 'realtime', ${user.id}, ${user.id})`);
+    await db.execute(sql`insert into credits_transactions (user_id, transaction_type, amount, source_id)
+                         values (${user.id}, 'purchase', 5, 's1')`);
+    assert.is((await getUserBalance(db, user.id)).toString(), '5');
+  }));
+
+test('reject a key purpose outside the four known ones and a non-hex secret hash', () =>
+  withTestDatabase(async (db) => {
+    const insert = (purpose: string, hash: string) =>
+      db.execute(sql`insert into api_keys (name, secret_hash, purpose, user_id, created_by)
+                     values ('k', ${hash}, ${purpose}, ${NIL_UUID}, ${NIL_UUID})`);
+    assert.is(sqlState(await rejection(() => insert('inference', 'b'.repeat(64)))), '23514');
+    assert.is(sqlState(await rejection(() => insert('realtime', 'sk-plaintext'))), '23514');
+    await insert('batch', 'c'.repeat(64));
+  }));
+
+test('apply on embedded PGlite with the same schema and seed rows', async () => {
+  const { db, driver, close } = await openDatabase('memory://');
+  try {
+    assert.is(driver, 'pglite');
+    await migrate(db);
+    await migrate(db); // idempotent: nothing pending the second time
+    const rows = rowsOf<{ n: number }>(
+      await db.execute(sql`select count(*)::int as n from users where id = ${NIL_UUID}`),
+    );
+    assert.is(rows[0]?.n, 1);
+    await db.execute(sql`insert into users (username, email) values ('p', 'p@example.com')`);
+    const [user] = rowsOf<{ id: string }>(await db.execute(sql`select id from users where username = 'p'`));
+    assert.ok(user);
+    await db.execute(sql`insert into credits_transactions (user_id, transaction_type, amount, source_id)
+                         values (${user.id}, 'admin_grant', 1.5, 'a'), (${user.id}, 'usage', 0.25, 'b')`);
+    assert.is((await getUserBalance(db, user.id)).toString(), '1.25');
+  } finally {
+    await close();
+  }
+});
+
+test.run();

@@ -1,0 +1,55 @@
+/**
+ * Runs the uvu suites of every package (or of the packages named as arguments) in one process
+ * against one real Postgres, then prints the `N passed, N failed, N skipped` total as the last line.
+ * uvu prints no failed count and exits 0 when a before() hook throws; this closes both gaps.
+ */
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { startTestPostgres } from '../packages/db/src/testing/index.ts';
+
+const require = createRequire(import.meta.url);
+// bin.js is not in uvu's "exports".
+const uvuBin = path.join(path.dirname(require.resolve('uvu')), '..', 'bin.js');
+const root = path.resolve(import.meta.dirname, '..');
+
+const packages = process.argv.slice(2).map((p) => path.relative(root, path.resolve(p)));
+const scope = packages.length > 0 ? `(${packages.map((p) => p.replaceAll('.', '\\.')).join('|')})` : 'packages/[^/]+';
+const pattern = `^${scope}/test/.*\\.test\\.ts$`;
+
+const started = performance.now();
+const server = await startTestPostgres();
+console.log(`postgres: ${server.via}, ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+
+const child = spawn(process.execPath, ['--import', 'tsx', uvuBin, '.', pattern, '--color', 'false'], {
+  cwd: root,
+  stdio: ['ignore', 'pipe', 'inherit'],
+  env: { ...process.env, FORCE_COLOR: '0', TEST_DATABASE_URL: server.url },
+});
+let out = '';
+child.stdout.on('data', (chunk: Buffer) => {
+  out += chunk;
+  process.stdout.write(chunk);
+});
+const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+  child.on('close', (c, s) => resolve([c, s])),
+);
+await server.stop();
+
+const count = (label: string) => {
+  const match = out.match(new RegExp(`^\\s*${label}:\\s+(\\d+)`, 'm'));
+  return match ? Number(match[1]) : null;
+};
+const total = count('Total');
+const passed = count('Passed');
+const skipped = count('Skipped') ?? 0;
+if (total === null || passed === null) {
+  console.log('uvu printed no summary (crashed or exited early)');
+  console.log(`0 passed, 1 failed, ${skipped} skipped`);
+  process.exit(code || 1);
+}
+const failed = total - passed;
+const ok = code === 0 && signal === null && failed === 0 && total > 0;
+if (total === 0) console.log('no test ran');
+console.log(`${passed} passed, ${ok ? failed : Math.max(failed, 1)} failed, ${skipped} skipped`);
+process.exit(ok ? 0 : 1);
