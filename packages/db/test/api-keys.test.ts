@@ -31,7 +31,9 @@ test('store no plaintext key anywhere in the database', () =>
     let everything = '';
     for (const { name } of tables) {
       const rows = await db.execute(sql`select row_to_json(t)::text as row from ${sql.identifier(name)} t`);
-      everything += rowsOf<{ row: string }>(rows).map((r) => r.row).join('\n');
+      everything += rowsOf<{ row: string }>(rows)
+        .map((r) => r.row)
+        .join('\n');
     }
     assert.ok(everything.includes(hashSecret(secret)));
     assert.not.ok(everything.includes(secret));

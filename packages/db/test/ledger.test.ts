@@ -4,13 +4,13 @@ import { sql } from 'drizzle-orm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  InvalidAmountError,
-  SourceIdConflictError,
-  type TransactionType,
   createTransaction,
   getUserBalance,
+  InvalidAmountError,
+  SourceIdConflictError,
   signedAmount,
   sumLedger,
+  type TransactionType,
 } from '../src/index.ts';
 import { createTestUser, rejection, sqlState, withTestDatabase } from '../src/testing/index.ts';
 
@@ -78,7 +78,12 @@ test('refuse amounts that are not positive, not finite or beyond the stored scal
     const user = await createTestUser(db);
     for (const amount of ['0', '-1', 'NaN', 'Infinity', '0.0000000000000001', '1e30']) {
       const error = await rejection(() =>
-        createTransaction(db, { userId: user.id, type: 'purchase', amount: new Decimal(amount), sourceId: randomUUID() }),
+        createTransaction(db, {
+          userId: user.id,
+          type: 'purchase',
+          amount: new Decimal(amount),
+          sourceId: randomUUID(),
+        }),
       );
       assert.instance(error, InvalidAmountError, amount);
     }

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { NIL_UUID, getUserBalance, migrate, openDatabase, rowsOf } from '../src/index.ts';
+import { getUserBalance, migrate, NIL_UUID, openDatabase, rowsOf } from '../src/index.ts';
 import { rejection, sqlState, withTestDatabase } from '../src/testing/index.ts';
 
 const test = suite('migrations');

@@ -2,13 +2,13 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { Database } from '../database.ts';
 import { rowsOf } from '../database.ts';
 import {
-  NIL_UUID,
   apiKeys,
   deployedModels,
   deploymentGroups,
   groups,
   inferenceEndpoints,
   modelTrafficRules,
+  NIL_UUID,
   userGroups,
 } from '../schema/index.ts';
 import type {
@@ -20,8 +20,8 @@ import type {
   NewInferenceEndpoint,
   TrafficRule,
 } from '../types.ts';
-import { hashSecret } from './api-keys.ts';
 import { deniedPurpose, userReachesAlias } from './access-sql.ts';
+import { hashSecret } from './api-keys.ts';
 
 /** The nil-uuid group every user but the system user belongs to implicitly. */
 export const EVERYONE_GROUP_ID = NIL_UUID;
@@ -90,9 +90,7 @@ export async function setTrafficRule(db: Database, input: TrafficRuleInput): Pro
 
 /** Whether the user reaches a live deployment with this alias through their groups or Everyone. */
 export async function checkUserHasModelAccess(db: Database, userId: string, alias: string): Promise<boolean> {
-  const result = await db.execute(
-    sql`select ${userReachesAlias(sql`${userId}::uuid`, sql`${alias}`)} as has_access`,
-  );
+  const result = await db.execute(sql`select ${userReachesAlias(sql`${userId}::uuid`, sql`${alias}`)} as has_access`);
   return rowsOf<{ has_access: boolean }>(result)[0]?.has_access === true;
 }
 

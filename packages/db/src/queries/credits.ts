@@ -3,7 +3,7 @@ import { eq, sql } from 'drizzle-orm';
 import type { Database } from '../database.ts';
 import { rowsOf } from '../database.ts';
 import { InvalidAmountError, SourceIdConflictError } from '../errors.ts';
-import { CREDIT_TYPES, type TransactionType, creditsTransactions, userBalanceCheckpoints } from '../schema/index.ts';
+import { CREDIT_TYPES, creditsTransactions, type TransactionType, userBalanceCheckpoints } from '../schema/index.ts';
 import type { CreditTransaction } from '../types.ts';
 
 /** Fractional digits the ledger stores (`numeric(38, 15)`); more would be rounded, so they are refused. */

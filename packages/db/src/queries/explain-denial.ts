@@ -2,8 +2,8 @@ import { Decimal } from 'decimal.js';
 import { type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../database.ts';
 import { rowsOf } from '../database.ts';
-import { hashSecret } from './api-keys.ts';
 import { deniedPurpose, userReachesAlias } from './access-sql.ts';
+import { hashSecret } from './api-keys.ts';
 
 /** Everything needed to explain a router's 403 for one key and model, in the seed's check order. */
 export interface DenialFacts {

@@ -27,9 +27,7 @@ export const creditsTransactions = pgTable(
     description: text('description'),
     fusilladeBatchId: uuid('fusillade_batch_id'),
     apiKeyId: uuid('api_key_id'),
-    createdAt: timestamp('created_at', { withTimezone: true })
-      .notNull()
-      .default(sql`clock_timestamp()`),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().default(sql`clock_timestamp()`),
   },
   (t) => [
     check(

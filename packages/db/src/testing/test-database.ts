@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'drizzle-orm';
 import pg from 'pg';
 import { type Database, MIGRATIONS_FOLDER, migrate, openDatabase } from '../database.ts';
-import { type TestPostgres, sharedTestPostgres } from './test-postgres.ts';
+import { sharedTestPostgres, type TestPostgres } from './test-postgres.ts';
 
 export interface TestDatabase {
   db: Database;
@@ -33,7 +33,9 @@ function withDatabase(url: string, database: string): string {
 /** The template's name changes whenever a migration does, so a stale template is never cloned. */
 function templateName(): string {
   const hash = createHash('sha256');
-  for (const file of readdirSync(MIGRATIONS_FOLDER).filter((f) => f.endsWith('.sql')).sort()) {
+  for (const file of readdirSync(MIGRATIONS_FOLDER)
+    .filter((f) => f.endsWith('.sql'))
+    .sort()) {
     hash.update(file).update(readFileSync(join(MIGRATIONS_FOLDER, file)));
   }
   return `cl_template_${hash.digest('hex').slice(0, 12)}`;
