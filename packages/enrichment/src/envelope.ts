@@ -1,0 +1,70 @@
+import type { Context } from 'koa';
+import { ERROR_SPECS, type ErrorCode, type ErrorType } from './error-codes.ts';
+
+/** Fields beyond OpenAI's four that an error may carry, inside `error` where the SDKs keep them. */
+export type ErrorExtras = Record<string, string | number | boolean | null>;
+
+export interface ErrorBody {
+  error: {
+    message: string;
+    type: ErrorType;
+    code: ErrorCode;
+    param: string | null;
+    request_id: string | null;
+    [extra: string]: string | number | boolean | null;
+  };
+}
+
+/** The one error shape of the project: OpenAI's `{ error: { message, type, code, param } }`. */
+export function errorEnvelope(
+  code: ErrorCode,
+  message: string,
+  requestId: string | null,
+  extras: ErrorExtras = {},
+): ErrorBody {
+  const { type, param } = ERROR_SPECS[code];
+  return { error: { message, type, code, param, ...extras, request_id: requestId } };
+}
+
+// A sane id is short and printable; anything else is never echoed back (header or log injection).
+const SANE_REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
+
+/** Whether a client- or gateway-supplied request id may be echoed back. */
+export function isSaneRequestId(value: string | undefined): value is string {
+  return value !== undefined && SANE_REQUEST_ID.test(value);
+}
+
+/** The request id of this exchange: the one the gateway set on the response, else a sane one the client sent. */
+export function requestIdOf(ctx: Context): string | null {
+  const fromResponse = ctx.response.get('x-request-id');
+  if (isSaneRequestId(fromResponse)) return fromResponse;
+  const fromRequest = ctx.get('x-request-id');
+  return isSaneRequestId(fromRequest) ? fromRequest : null;
+}
+
+/**
+ * Replace whatever response is in `ctx` by an error in the envelope. The headers that described
+ * the old body (length, encoding, ranges) go with it, and a streamed old body is destroyed so the
+ * connection behind it (an upstream response) is released.
+ */
+export function sendError(ctx: Context, code: ErrorCode, message: string, extras: ErrorExtras = {}): void {
+  const previous: unknown = ctx.body;
+  if (previous && typeof (previous as { destroy?: unknown }).destroy === 'function') {
+    (previous as { destroy: () => void }).destroy();
+  }
+  for (const header of [
+    'content-length',
+    'content-encoding',
+    'content-range',
+    'content-md5',
+    'etag',
+    'transfer-encoding',
+  ]) {
+    ctx.remove(header);
+  }
+  ctx.status = ERROR_SPECS[code].status;
+  ctx.body = errorEnvelope(code, message, requestIdOf(ctx), extras);
+  ctx.type = 'application/json';
+  // The SDKs check this header before the status: a denial or an oversize body won't pass on retry.
+  if (ctx.status < 500) ctx.set('x-should-retry', 'false');
+}

@@ -1,0 +1,36 @@
+/**
+ * The closed vocabulary of errors this project writes. Adding a code fails to compile until the
+ * table below knows its status and type (design.md §4).
+ */
+export const ERROR_CODES = [
+  'model_access_denied',
+  'modality_blocked',
+  'insufficient_credits',
+  'request_too_large',
+  'upstream_unavailable',
+  'upstream_timeout',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** The codes that explain a router's denial. */
+export const DENIAL_CODES = ['model_access_denied', 'modality_blocked', 'insufficient_credits'] as const;
+export type DenialCode = (typeof DENIAL_CODES)[number];
+
+/** OpenAI error `type`s we use; the SDKs expose them as `err.type`. */
+export type ErrorType = 'invalid_request_error' | 'insufficient_quota' | 'api_error';
+
+export interface ErrorSpec {
+  status: number;
+  type: ErrorType;
+  /** The request field at fault, as OpenAI's `param`. */
+  param: string | null;
+}
+
+export const ERROR_SPECS: Record<ErrorCode, ErrorSpec> = {
+  model_access_denied: { status: 403, type: 'invalid_request_error', param: 'model' },
+  modality_blocked: { status: 403, type: 'invalid_request_error', param: 'model' },
+  insufficient_credits: { status: 402, type: 'insufficient_quota', param: null },
+  request_too_large: { status: 413, type: 'invalid_request_error', param: null },
+  upstream_unavailable: { status: 502, type: 'api_error', param: null },
+  upstream_timeout: { status: 504, type: 'api_error', param: null },
+};

@@ -1,0 +1,32 @@
+export { bearerToken } from './bearer-token.ts';
+export type { Denial } from './diagnose.ts';
+export { diagnoseDenial } from './diagnose.ts';
+export type { ErrorBody, ErrorExtras } from './envelope.ts';
+export { errorEnvelope, isSaneRequestId, requestIdOf, sendError } from './envelope.ts';
+export type { DenialCode, ErrorCode, ErrorSpec, ErrorType } from './error-codes.ts';
+export { DENIAL_CODES, ERROR_CODES, ERROR_SPECS } from './error-codes.ts';
+export { errorEnrichment } from './error-enrichment.ts';
+export {
+  formatBalance,
+  INSUFFICIENT_CREDITS_MESSAGE,
+  INVALID_API_KEY_MESSAGE,
+  modalityBlockedMessage,
+  modalityLabel,
+  modelAccessDeniedMessage,
+} from './messages.ts';
+export { modelOf } from './model-name.ts';
+export type {
+  EnrichedEvent,
+  EnrichmentLogger,
+  ErrorEnrichmentOptions,
+  PassThroughEvent,
+  PassThroughReason,
+} from './options.ts';
+export {
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_TIMEOUT_MS,
+  EnrichmentOptionsError,
+  PASS_THROUGH_REASONS,
+} from './options.ts';
+export type { AccessDenialCode, AccessVerdict } from './validate-access.ts';
+export { ACCESS_DENIAL_CODES, validateApiKeyModelAccess } from './validate-access.ts';

@@ -1,0 +1,43 @@
+import type { Decimal } from 'decimal.js';
+
+/*
+ * User-facing messages, word for word those of dwctl's error_enrichment.rs, so that clients and
+ * docs written against dwctl read the same text.
+ */
+
+const KNOWN_LABELS: Record<string, string> = {
+  batch: 'Batch',
+  realtime: 'Real-time',
+  playground: 'Playground',
+  platform: 'Platform',
+};
+
+/**
+ * An `api_keys.purpose` as a user-facing modality label. An unknown purpose gets its first
+ * character upper-cased (so a purpose added later still reads right); an empty one reads `This`.
+ */
+export function modalityLabel(purpose: string): string {
+  const known = KNOWN_LABELS[purpose];
+  if (known !== undefined) return known;
+  // By code point, as Rust's chars() does, so a leading astral character is not split.
+  const [first, ...rest] = purpose;
+  if (first === undefined) return 'This';
+  return first.toUpperCase() + rest.join('');
+}
+
+export function modelAccessDeniedMessage(model: string): string {
+  return `You do not have access to '${model}'. Please contact your administrator to request access.`;
+}
+
+export function modalityBlockedMessage(purpose: string, model: string): string {
+  return `${modalityLabel(purpose)} access to '${model}' is blocked by a routing rule. Please contact your administrator to request access.`;
+}
+
+export const INSUFFICIENT_CREDITS_MESSAGE = 'Account balance too low. Please add credits to continue.';
+
+export const INVALID_API_KEY_MESSAGE = 'Invalid API key';
+
+/** A balance as a decimal string with at least two decimals and never a rounded digit: `-50.00`, `0.125`. */
+export function formatBalance(balance: Decimal): string {
+  return balance.decimalPlaces() < 2 ? balance.toFixed(2) : balance.toFixed();
+}

@@ -1,0 +1,136 @@
+import type { Database } from '@control-layer/db';
+import type { DenialCode } from './error-codes.ts';
+
+/** pino-compatible: `logger.warn({ requestId }, 'message')`. */
+export interface EnrichmentLogger {
+  warn(fields: object, message: string): void;
+  debug?(fields: object, message: string): void;
+}
+
+/** Why a response left the middleware unchanged; a closed set, fit for a metrics label. */
+export const PASS_THROUGH_REASONS = [
+  'status',
+  'no_token',
+  'unknown_key',
+  'unexplained',
+  'timeout',
+  'db_error',
+] as const;
+export type PassThroughReason = (typeof PASS_THROUGH_REASONS)[number];
+
+export interface EnrichedEvent {
+  code: DenialCode;
+  status: number;
+  requestId: string | null;
+}
+
+export interface PassThroughEvent {
+  reason: PassThroughReason;
+  status: number;
+  requestId: string | null;
+}
+
+export interface ErrorEnrichmentOptions {
+  /** The database the keys, groups, rules and ledger live in. */
+  db: Database;
+  /**
+   * Largest request body accepted, in bytes; larger ones get a 413 before reaching downstream.
+   * @default 10485760 (10 MiB)
+   */
+  maxBodyBytes?: number;
+  /**
+   * Time budget of the diagnosis, in ms. Past it the original response passes through unchanged.
+   * @default 1000
+   */
+  timeoutMs?: number;
+  /**
+   * Where warnings go (a diagnosis that failed or timed out).
+   * @default a logger that writes nothing
+   */
+  logger?: EnrichmentLogger;
+  /** Called after a response was replaced by an explained error. */
+  onEnriched?: (event: EnrichedEvent) => void;
+  /** Called when a response is left as it was, with the reason. */
+  onPassThrough?: (event: PassThroughEvent) => void;
+}
+
+export interface ResolvedOptions {
+  db: Database;
+  maxBodyBytes: number;
+  timeoutMs: number;
+  logger: EnrichmentLogger;
+  onEnriched: (event: EnrichedEvent) => void;
+  onPassThrough: (event: PassThroughEvent) => void;
+}
+
+/** Thrown by `errorEnrichment()` itself, at start-up, for options it cannot work with. */
+export class EnrichmentOptionsError extends TypeError {
+  override readonly name = 'EnrichmentOptionsError';
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+export const DEFAULT_TIMEOUT_MS = 1000;
+// setTimeout's ceiling; a larger delay fires at once.
+const MAX_TIMER_MS = 2_147_483_647;
+
+const silent: EnrichmentLogger = { warn: () => {} };
+
+/** A hook that can fail without failing the response it reports on (metrics must not break traffic). */
+function guarded<E>(
+  hook: ((event: E) => void) | undefined,
+  name: string,
+  logger: EnrichmentLogger,
+): (event: E) => void {
+  if (!hook) return () => {};
+  return (event) => {
+    try {
+      hook(event);
+    } catch (error) {
+      logger.warn(
+        { err: error instanceof Error ? error.message : String(error) },
+        `errorEnrichment: ${name} hook threw`,
+      );
+    }
+  };
+}
+
+function isFunction(value: unknown): value is (...args: never[]) => unknown {
+  return typeof value === 'function';
+}
+
+/** Validate once and fill in defaults, without touching the caller's object. */
+export function resolveOptions(options: ErrorEnrichmentOptions): ResolvedOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new EnrichmentOptionsError('errorEnrichment: options must be an object with at least `db`');
+  }
+  const { db, maxBodyBytes = DEFAULT_MAX_BODY_BYTES, timeoutMs = DEFAULT_TIMEOUT_MS, logger = silent } = options;
+  if (!db || !isFunction((db as { execute?: unknown }).execute)) {
+    throw new EnrichmentOptionsError('errorEnrichment: `db` must be a database from openDatabase()');
+  }
+  if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes <= 0) {
+    throw new EnrichmentOptionsError(
+      `errorEnrichment: \`maxBodyBytes\` must be a positive integer, got ${maxBodyBytes}`,
+    );
+  }
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > MAX_TIMER_MS) {
+    throw new EnrichmentOptionsError(
+      `errorEnrichment: \`timeoutMs\` must be between 1 and ${MAX_TIMER_MS}, got ${timeoutMs}`,
+    );
+  }
+  if (!isFunction(logger?.warn)) {
+    throw new EnrichmentOptionsError('errorEnrichment: `logger` must have a warn(fields, message) method');
+  }
+  for (const hook of ['onEnriched', 'onPassThrough'] as const) {
+    if (options[hook] !== undefined && !isFunction(options[hook])) {
+      throw new EnrichmentOptionsError(`errorEnrichment: \`${hook}\` must be a function`);
+    }
+  }
+  return {
+    db,
+    maxBodyBytes,
+    timeoutMs,
+    logger,
+    onEnriched: guarded(options.onEnriched, 'onEnriched', logger),
+    onPassThrough: guarded(options.onPassThrough, 'onPassThrough', logger),
+  };
+}

@@ -1,0 +1,183 @@
+/*
+ * The tests of dwctl's error_enrichment.rs, one for one: same fixtures, same requests, same
+ * status codes and message fragments. The original name follows each behaviour sentence.
+ */
+import { randomUUID } from 'node:crypto';
+import { addDeploymentToGroup, addUserToGroup, createTransaction } from '@control-layer/db';
+import {
+  addTestCredits,
+  createTestApiKey,
+  createTestEndpoint,
+  createTestGroup,
+  createTestModel,
+  createTestUser,
+  withTestDatabase,
+} from '@control-layer/db/testing';
+import { Decimal } from 'decimal.js';
+import request from 'supertest';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { modalityLabel, validateApiKeyModelAccess } from '../src/index.ts';
+import { chat, createApp, denyPurpose, forbidding } from './helpers.ts';
+
+const test = suite('seed');
+
+// test_modality_label_known_and_unknown_purposes
+test('labels known purposes and capitalises unknown ones', () => {
+  assert.is(modalityLabel('batch'), 'Batch');
+  assert.is(modalityLabel('realtime'), 'Real-time');
+  assert.is(modalityLabel('playground'), 'Playground');
+  assert.is(modalityLabel('platform'), 'Platform');
+  assert.is(modalityLabel('evaluation'), 'Evaluation');
+  assert.is(modalityLabel(''), 'This');
+});
+
+// test_error_enrichment_middleware_enriches_403_with_balance
+test('enriches a 403 with model access first, then with the balance once access is granted', () =>
+  withTestDatabase(async (db) => {
+    const user = await createTestUser(db);
+    const { secret } = await createTestApiKey(db, user.id, 'realtime');
+    await addTestCredits(db, user.id, '50.00');
+    const app = createApp({ db }, forbidding().downstream);
+
+    let response = await request(app.callback())
+      .post('/ai/v1/chat/completions')
+      .set('authorization', `Bearer ${secret}`)
+      .send(chat('test-model'));
+    assert.is(response.status, 403);
+    assert.ok(response.text.includes("do not have access to 'test-model'"));
+
+    await createTransaction(db, {
+      userId: user.id,
+      type: 'usage',
+      amount: new Decimal('100.00'),
+      sourceId: randomUUID(),
+      description: 'Usage',
+    });
+    const endpointId = await createTestEndpoint(db, 'test-endpoint', user.id);
+    const deploymentId = await createTestModel(db, 'authorized-model-name', 'authorized-model', endpointId, user.id);
+    const group = await createTestGroup(db);
+    await addUserToGroup(db, user.id, group.id);
+    await addDeploymentToGroup(db, deploymentId, group.id, user.id);
+
+    response = await request(app.callback())
+      .post('/ai/v1/chat/completions')
+      .set('authorization', `Bearer ${secret}`)
+      .send(chat('authorized-model'));
+    assert.is(response.status, 402);
+    assert.ok(response.text.includes('balance too low'));
+    assert.is(response.body.error.balance, '-50.00');
+  }));
+
+// test_error_enrichment_middleware_passes_through_legitimate_403
+test('passes a legitimate 403 through when nothing explains it', () =>
+  withTestDatabase(async (db) => {
+    const user = await createTestUser(db);
+    const group = await createTestGroup(db);
+    await addUserToGroup(db, user.id, group.id);
+    const { secret } = await createTestApiKey(db, user.id, 'realtime');
+    await addTestCredits(db, user.id, '50.00');
+    const endpointId = await createTestEndpoint(db, 'test-endpoint', user.id);
+    const deploymentId = await createTestModel(db, 'authorized-model-name', 'authorized-model', endpointId, user.id);
+    await addDeploymentToGroup(db, deploymentId, group.id, user.id);
+    const app = createApp({ db }, forbidding('Rate limit exceeded').downstream);
+
+    const response = await request(app.callback())
+      .post('/ai/v1/chat/completions')
+      .set('authorization', `Bearer ${secret}`)
+      .send(chat('authorized-model'));
+    assert.is(response.status, 403);
+    assert.ok(response.text.includes('Rate limit exceeded'));
+    assert.not.ok(response.text.includes('balance'));
+    assert.not.ok(response.text.includes('access'));
+  }));
+
+// test_error_enrichment_middleware_ignores_non_ai_paths
+test('leaves a 403 without credentials on another path unchanged', () =>
+  withTestDatabase(async (db) => {
+    const app = createApp({ db }, (ctx) => {
+      ctx.status = 403;
+      ctx.body = 'Admin Forbidden';
+    });
+    const response = await request(app.callback()).get('/admin/api/v1/users');
+    assert.is(response.status, 403);
+    assert.is(response.text, 'Admin Forbidden');
+  }));
+
+// test_error_enrichment_middleware_ignores_non_403_errors
+test('leaves responses other than 403 unchanged', () =>
+  withTestDatabase(async (db) => {
+    const app = createApp({ db }, (ctx) => {
+      ctx.status = 404;
+      ctx.set('authorization', 'Bearer dummy-key');
+      ctx.body = 'Not Found';
+    });
+    const response = await request(app.callback())
+      .post('/ai/v1/chat/completions')
+      .set('authorization', 'Bearer test-key')
+      .send({ model: 'test' });
+    assert.is(response.status, 404);
+    assert.is(response.text, 'Not Found');
+  }));
+
+// test_error_enrichment_middleware_enriches_403_with_modality_block
+test('enriches a 403 with the blocked modality and the model', () =>
+  withTestDatabase(async (db) => {
+    const user = await createTestUser(db);
+    const { secret } = await createTestApiKey(db, user.id, 'batch', 'Batch Key');
+    await addTestCredits(db, user.id, '50.00');
+    const endpointId = await createTestEndpoint(db, 'test-endpoint', user.id);
+    const deploymentId = await createTestModel(db, 'blocked-model-name', 'blocked-model', endpointId, user.id);
+    const group = await createTestGroup(db);
+    await addUserToGroup(db, user.id, group.id);
+    await addDeploymentToGroup(db, deploymentId, group.id, user.id);
+    await denyPurpose(db, deploymentId, 'batch');
+    const app = createApp({ db }, forbidding().downstream);
+
+    const response = await request(app.callback())
+      .post('/ai/v1/chat/completions')
+      .set('authorization', `Bearer ${secret}`)
+      .send(chat('blocked-model'));
+    assert.is(response.status, 403);
+    const body = response.text;
+    assert.ok(
+      body.includes('Batch') && body.includes('blocked-model') && body.includes('administrator'),
+      `expected modality-blocked message, got: ${body}`,
+    );
+  }));
+
+// test_validate_api_key_model_access_rejects_modality_blocked
+test('validateApiKeyModelAccess rejects a modality-blocked key and allows a model without a rule', () =>
+  withTestDatabase(async (db) => {
+    const user = await createTestUser(db);
+    const { secret } = await createTestApiKey(db, user.id, 'batch', 'Batch Key');
+    const endpointId = await createTestEndpoint(db, 'test-endpoint', user.id);
+    const deploymentId = await createTestModel(db, 'blocked-model-name', 'blocked-model', endpointId, user.id);
+    const group = await createTestGroup(db);
+    await addUserToGroup(db, user.id, group.id);
+    await addDeploymentToGroup(db, deploymentId, group.id, user.id);
+    await denyPurpose(db, deploymentId, 'batch');
+
+    const verdict = await validateApiKeyModelAccess(db, secret, 'blocked-model');
+    assert.not.ok(verdict.ok, 'expected modality-blocked rejection');
+    const message = verdict.ok ? '' : verdict.message;
+    assert.ok(
+      message.includes('Batch') && message.includes('blocked-model') && message.includes('administrator'),
+      `expected modality-blocked message, got: ${message}`,
+    );
+
+    const openId = await createTestModel(db, 'open-model-name', 'open-model', endpointId, user.id);
+    await addDeploymentToGroup(db, openId, group.id, user.id);
+    assert.equal(await validateApiKeyModelAccess(db, secret, 'open-model'), { ok: true });
+  }));
+
+// test_error_enrichment_middleware_without_auth_header
+test('passes a 403 through unchanged when the request has no Authorization header', () =>
+  withTestDatabase(async (db) => {
+    const app = createApp({ db }, forbidding('No Auth').downstream);
+    const response = await request(app.callback()).post('/ai/v1/chat/completions').send({ model: 'test' });
+    assert.is(response.status, 403);
+    assert.is(response.text, 'No Auth');
+  }));
+
+test.run();
