@@ -33,6 +33,12 @@ export interface OpenDatabaseOptions {
    * @default 5000
    */
   connectionTimeoutMs?: number;
+  /**
+   * Server-side limit on any one statement, in ms, so a query abandoned by a caller's own
+   * deadline does not hold its connection for long. Postgres driver only.
+   * @default no limit
+   */
+  statementTimeoutMs?: number;
   /** Drizzle logger: sees every statement sent (tests count round trips with it). */
   logger?: Logger;
 }
@@ -55,6 +61,7 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
       connectionString: url,
       max: options.poolSize ?? 10,
       connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
+      ...(options.statementTimeoutMs !== undefined && { statement_timeout: options.statementTimeoutMs }),
     });
     // An idle client whose server goes away emits 'error' on the pool; without a listener
     // that would crash the process. The next query gets a fresh connection instead.

@@ -1,0 +1,90 @@
+import { deflateSync, gzipSync } from 'node:zlib';
+import { Decimal } from 'decimal.js';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { bearerToken, formatBalance, modelOf } from '../src/index.ts';
+
+const test = suite('parsing');
+
+test('reads bearer tokens whatever the scheme case and spacing', () => {
+  const cases: [string | undefined, string | null][] = [
+    ['Bearer sk-abc', 'sk-abc'],
+    ['bearer sk-abc', 'sk-abc'],
+    ['BEARER sk-abc', 'sk-abc'],
+    ['BeArEr    sk-abc   ', 'sk-abc'],
+    ['Bearer\tsk-abc', 'sk-abc'],
+    ['  Bearer sk-abc', 'sk-abc'],
+    ['Bearer', null],
+    ['Bearer    ', null],
+    ['Bearersk-abc', null],
+    ['Basic dXNlcjpwYXNz', null],
+    ['Token sk-abc', null],
+    ['sk-abc', null],
+    ['', null],
+    [undefined, null],
+  ];
+  for (const [header, expected] of cases) assert.is(bearerToken(header), expected, String(header));
+});
+
+const source = (body: string | Buffer | null, contentType = 'application/json', contentEncoding = '') => ({
+  bytes: body === null ? null : Buffer.isBuffer(body) ? body : Buffer.from(body),
+  parsed: undefined,
+  contentType,
+  contentEncoding,
+  maxDecodedBytes: 1024 * 1024,
+});
+
+test('finds the model only when it is a string in a JSON object', () => {
+  const cases: [string | null, string | null][] = [
+    ['{"model":"gpt-4o","messages":[]}', 'gpt-4o'],
+    ['{"model":""}', ''],
+    ['{"model":"mödel-ü 🚀"}', 'mödel-ü 🚀'],
+    ['{"model":42}', null],
+    ['{"model":null}', null],
+    ['{"model":true}', null],
+    ['{"model":["a"]}', null],
+    ['{"model":{"name":"a"}}', null],
+    ['{"messages":[]}', null],
+    ['["model","a"]', null],
+    ['"model"', null],
+    ['{"model":"a"', null],
+    ['{model:"a"}', null],
+    ['', null],
+    [null, null],
+  ];
+  for (const [body, expected] of cases) assert.is(modelOf(source(body)), expected, String(body));
+});
+
+test('tries JSON whatever the content type, reads forms, and never multipart', () => {
+  assert.is(modelOf(source('{"model":"a"}', 'application/x-www-form-urlencoded')), 'a');
+  assert.is(modelOf(source('{"model":"a"}', 'text/plain')), 'a');
+  assert.is(modelOf(source('{"model":"a"}', '')), 'a');
+  assert.is(modelOf(source('model=b&x=1', 'application/x-www-form-urlencoded')), 'b');
+  assert.is(modelOf(source('model=b', 'text/plain')), null);
+  assert.is(modelOf(source('--x\r\n{"model":"a"}', 'multipart/form-data; boundary=x')), null);
+});
+
+test('decodes gzip and deflate bodies, and gives up on invalid UTF-8 or unknown encodings', () => {
+  const json = '{"model":"zipped"}';
+  assert.is(modelOf(source(gzipSync(json), 'application/json', 'gzip')), 'zipped');
+  assert.is(modelOf(source(deflateSync(json), 'application/json', 'deflate')), 'zipped');
+  assert.is(modelOf(source(Buffer.from(json), 'application/json', 'zstd')), null);
+  assert.is(modelOf(source(Buffer.from('not gzip'), 'application/json', 'gzip')), null);
+  assert.is(modelOf(source(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]))), null);
+  const bomb = gzipSync(Buffer.alloc(4 * 1024 * 1024, 0x20));
+  assert.is(modelOf({ ...source(bomb, 'application/json', 'gzip'), maxDecodedBytes: 1024 }), null);
+});
+
+test('prefers the body a parser already read', () => {
+  assert.is(modelOf({ ...source(null), parsed: { model: 'parsed' } }), 'parsed');
+  assert.is(modelOf({ ...source('{"model":"raw"}'), parsed: { model: 7 } }), 'raw');
+});
+
+test('formats balances with at least two decimals and no rounding', () => {
+  assert.is(formatBalance(new Decimal('-50.000000000000000')), '-50.00');
+  assert.is(formatBalance(new Decimal('0')), '0.00');
+  assert.is(formatBalance(new Decimal('0.125')), '0.125');
+  assert.is(formatBalance(new Decimal('-0.000000000000001')), '-0.000000000000001');
+});
+
+test.run();
