@@ -126,6 +126,20 @@ test('keep the checkpoint exact for plain SQL inserts, multi-row ones included',
     assert.is((await sumLedger(db, user.id)).toFixed(), expected);
   }));
 
+test('fold a bulk insert spanning several users into each user checkpoint', () =>
+  withTestDatabase(async (db) => {
+    const [a, b] = [await createTestUser(db), await createTestUser(db)];
+    await createTransaction(db, { userId: a.id, type: 'purchase', amount: new Decimal(1), sourceId: 'seed-a' });
+    await db.execute(sql`insert into credits_transactions (user_id, transaction_type, amount, source_id)
+      select case when g % 2 = 0 then ${a.id}::uuid else ${b.id}::uuid end,
+             case when g % 3 = 0 then 'usage' else 'admin_grant' end, 0.001, 'bulk-' || g
+      from generate_series(1, 3000) g`);
+    for (const user of [a, b]) {
+      assert.is((await getUserBalance(db, user.id)).toFixed(), (await sumLedger(db, user.id)).toFixed());
+    }
+    assert.is((await getUserBalance(db, a.id)).toFixed(), '1.5');
+  }));
+
 test('keep every checkpoint equal to its ledger sum after 200 concurrent transactions', () =>
   withTestDatabase(
     async (db) => {
