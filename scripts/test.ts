@@ -2,6 +2,7 @@
  * Runs the uvu suites of every package (or of the packages named as arguments) in one process
  * against one real Postgres, then prints the `N passed, N failed, N skipped` total as the last line.
  * uvu prints no failed count and exits 0 when a before() hook throws; this closes both gaps.
+ * With `--soak`, runs the long suites (`<package>/soak/*.soak.ts`) instead of the tests.
  */
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -13,9 +14,11 @@ const require = createRequire(import.meta.url);
 const uvuBin = path.join(path.dirname(require.resolve('uvu')), '..', 'bin.js');
 const root = path.resolve(import.meta.dirname, '..');
 
-const packages = process.argv.slice(2).map((p) => path.relative(root, path.resolve(p)));
+const args = process.argv.slice(2);
+const soak = args.includes('--soak');
+const packages = args.filter((a) => a !== '--soak').map((p) => path.relative(root, path.resolve(p)));
 const scope = packages.length > 0 ? `(${packages.map((p) => p.replaceAll('.', '\\.')).join('|')})` : 'packages/[^/]+';
-const pattern = `^${scope}/test/.*\\.test\\.ts$`;
+const pattern = soak ? `^${scope}/soak/.*\\.soak\\.ts$` : `^${scope}/test/.*\\.test\\.ts$`;
 
 const started = performance.now();
 const server = await startTestPostgres();
