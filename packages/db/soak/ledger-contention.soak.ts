@@ -48,7 +48,10 @@ test('keeps every checkpoint equal to its ledger sum under 8 × 2,000 mixed writ
                 const prefix = randomUUID();
                 await db.execute(sql`insert into credits_transactions (user_id, transaction_type, amount, source_id)
                   select u, 'admin_grant', ${amount.toFixed()}::numeric, ${prefix} || '-' || u
-                  from unnest(${sql.raw(`array[${users.map((u) => `'${u.id}'`).join(',')}]`)}::uuid[]) u`);
+                  from unnest(array[${sql.join(
+                    users.map((u) => sql`${u.id}::uuid`),
+                    sql`, `,
+                  )}]) u`);
                 for (const user of users) expected.set(user.id, (expected.get(user.id) ?? new Decimal(0)).plus(amount));
                 bulk++;
               } else {
