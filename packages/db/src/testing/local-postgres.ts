@@ -72,8 +72,15 @@ export async function startLocalPostgres(bin: string): Promise<TestPostgres> {
     }
     rmSync(dir, { recursive: true, force: true });
   };
-  // A test process that exits without calling stop() still takes its server with it.
+  // A test process that exits without calling stop(), or is interrupted, still takes its server
+  // with it ('exit' handlers do not run when a signal ends the process).
+  const onSignal = (signal: NodeJS.Signals) => {
+    stopSync();
+    process.kill(process.pid, signal);
+  };
   process.once('exit', stopSync);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     run(
       [
@@ -110,6 +117,8 @@ export async function startLocalPostgres(bin: string): Promise<TestPostgres> {
     via: 'local',
     stop: async () => {
       process.removeListener('exit', stopSync);
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
       stopSync();
     },
   };

@@ -1,0 +1,45 @@
+import type { Context, Middleware, Next } from 'koa';
+
+/** pino-compatible. */
+export interface AccessLogger {
+  info(fields: object, message: string): void;
+  debug(fields: object, message: string): void;
+}
+
+export interface AccessLogOptions {
+  logger: AccessLogger;
+  /**
+   * Paths logged at debug rather than info: probes and scrapes would drown the traffic.
+   * @default ['/healthz', '/readyz', '/metrics']
+   */
+  quietPaths?: readonly string[];
+}
+
+/**
+ * One line per exchange when its response is over (streams included): method, path without the
+ * query (which may carry secrets), status, duration and request id. Never headers or bodies.
+ *
+ * @example
+ * app.use(accessLog({ logger: pino() }));
+ */
+export function accessLog(options: AccessLogOptions): Middleware {
+  const { logger, quietPaths = ['/healthz', '/readyz', '/metrics'] } = options;
+  const quiet = new Set(quietPaths);
+  return async function accessLog(ctx: Context, next: Next): Promise<void> {
+    const started = performance.now();
+    ctx.res.once('close', () => {
+      const fields = {
+        requestId: ctx.state.requestId,
+        method: ctx.method,
+        path: ctx.path,
+        status: ctx.status,
+        // False when the client left before the whole response was written.
+        completed: ctx.res.writableFinished,
+        ms: Math.round(performance.now() - started),
+      };
+      if (quiet.has(ctx.path)) logger.debug(fields, 'request');
+      else logger.info(fields, 'request');
+    });
+    await next();
+  };
+}

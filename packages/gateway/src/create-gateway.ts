@@ -1,0 +1,178 @@
+import type { Database } from '@control-layer/db';
+import { errorEnrichment } from '@control-layer/enrichment';
+import Router from '@koa/router';
+import { sql } from 'drizzle-orm';
+import Koa, { type Middleware } from 'koa';
+import { pino } from 'pino';
+import { accessLog } from './access-log.ts';
+import { healthz, readyz } from './health.ts';
+import { createMetrics, type GatewayMetrics, metricsEndpoint } from './metrics.ts';
+import { proxy } from './proxy.ts';
+import { requestId } from './request-id.ts';
+import { securityHeaders } from './security-headers.ts';
+import { createUpstreamPool } from './upstream-pool.ts';
+
+/** pino-compatible; a pino logger fits. */
+export interface GatewayLogger {
+  error(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  info(fields: object, message: string): void;
+  debug(fields: object, message: string): void;
+}
+
+export interface GatewayOptions {
+  /** The database error enrichment and `/readyz` use. */
+  db: Database;
+  /** The OpenAI-compatible router: `/ai/v1/x` is proxied to `${upstreamUrl}/v1/x`. */
+  upstreamUrl: string;
+  /**
+   * Mount error enrichment on `/ai/v1/*`; off, the gateway is a plain proxy.
+   * @default true
+   */
+  enrichment?: boolean;
+  /**
+   * Largest request body accepted on `/ai/v1/*`, in bytes (413 above; only with enrichment).
+   * @default 10485760 (10 MiB)
+   */
+  maxBodyBytes?: number;
+  /**
+   * Time budget of one denial diagnosis, in ms; past it the upstream's 403 passes through.
+   * @default 1000
+   */
+  enrichmentTimeoutMs?: number;
+  /**
+   * Time to connect to the upstream, in ms (504 past it).
+   * @default 10000
+   */
+  upstreamConnectTimeoutMs?: number;
+  /**
+   * Time to wait for the upstream's response headers, in ms (504 past it).
+   * @default 300000
+   */
+  upstreamHeadersTimeoutMs?: number;
+  /**
+   * Longest silence inside an upstream response body, in ms (the response is cut past it).
+   * @default 300000
+   */
+  upstreamBodyTimeoutMs?: number;
+  /**
+   * Time `/readyz` gives the database to answer, in ms.
+   * @default 2000
+   */
+  readinessTimeoutMs?: number;
+  /** @default a pino logger that writes nothing */
+  logger?: GatewayLogger;
+}
+
+/** The Koa app, with its metrics and ways to release its upstream connections. */
+export type Gateway = Koa & {
+  readonly metrics: GatewayMetrics;
+  /** Close the upstream pool once its requests are done; call after the HTTP server drained. */
+  close(): Promise<void>;
+  /** Close the upstream pool at once, aborting whatever is still in flight. */
+  destroy(): Promise<void>;
+};
+
+/** The route everything under `/ai/v1`, including `/ai/v1` itself, takes. */
+export const AI_ROUTE = '/ai/v1{/*path}';
+
+const DURATIONS = [
+  'enrichmentTimeoutMs',
+  'upstreamConnectTimeoutMs',
+  'upstreamHeadersTimeoutMs',
+  'upstreamBodyTimeoutMs',
+  'readinessTimeoutMs',
+] as const;
+// setTimeout's ceiling: a longer delay fires at once.
+const MAX_TIMER_MS = 2_147_483_647;
+
+// Errors that only mean the client left mid-response: worth a debug line, not an alarm.
+const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_ABORTED']);
+
+/**
+ * The gateway: `ALL /ai/v1/*` goes through error enrichment to a streaming proxy of the upstream;
+ * `/healthz`, `/readyz` and `/metrics` answer beside it. Every response carries an `x-request-id`.
+ *
+ * @example
+ * const gateway = createGateway({ db, upstreamUrl: 'http://127.0.0.1:3001' });
+ * const server = gateway.listen(3000, '127.0.0.1');
+ * // on shutdown: server.close(), then await gateway.close()
+ */
+export function createGateway(options: GatewayOptions): Gateway {
+  const { db, upstreamUrl, enrichment = true, logger = pino({ level: 'silent' }) } = options;
+  if (!db || typeof db.execute !== 'function') throw new TypeError('createGateway: `db` must come from openDatabase()');
+  // URL.canParse, not URL.parse: the engines field allows Node 20 releases without the latter.
+  if (!URL.canParse(upstreamUrl) || !/^https?:$/.test(new URL(upstreamUrl).protocol)) {
+    throw new TypeError(`createGateway: \`upstreamUrl\` is not an http(s) URL: ${upstreamUrl}`);
+  }
+  for (const name of DURATIONS) {
+    const value = options[name];
+    if (value !== undefined && !(Number.isInteger(value) && value > 0 && value <= MAX_TIMER_MS)) {
+      throw new RangeError(`createGateway: \`${name}\` must be an integer from 1 to ${MAX_TIMER_MS}, got ${value}`);
+    }
+  }
+
+  const metrics = createMetrics();
+  const pool = createUpstreamPool(upstreamUrl, { connectTimeoutMs: options.upstreamConnectTimeoutMs ?? 10_000 });
+
+  const aiRoute: Middleware[] = [];
+  if (enrichment) {
+    aiRoute.push(
+      errorEnrichment({
+        db,
+        ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
+        ...(options.enrichmentTimeoutMs !== undefined && { timeoutMs: options.enrichmentTimeoutMs }),
+        logger,
+        onEnriched: ({ code }) => metrics.enriched.inc(code),
+        onPassThrough: ({ reason }) => metrics.passThrough.inc(reason),
+      }),
+    );
+  }
+  aiRoute.push(
+    proxy({
+      upstreamUrl,
+      dispatcher: pool,
+      headersTimeoutMs: options.upstreamHeadersTimeoutMs ?? 300_000,
+      bodyTimeoutMs: options.upstreamBodyTimeoutMs ?? 300_000,
+      logger,
+      onUpstreamResponse: ({ status, seconds }) =>
+        metrics.upstreamLatency.observe(`${Math.floor(status / 100)}xx`, seconds),
+      onUpstreamFailure: ({ code, seconds }) => {
+        metrics.upstreamFailures.inc(code);
+        metrics.upstreamLatency.observe('error', seconds);
+      },
+    }),
+  );
+
+  const router = new Router();
+  router.get('/healthz', healthz());
+  router.get(
+    '/readyz',
+    readyz({
+      check: () => db.execute(sql`select 1`),
+      timeoutMs: options.readinessTimeoutMs ?? 2000,
+      onFailure: (error) =>
+        logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'database not reachable'),
+    }),
+  );
+  router.get('/metrics', metricsEndpoint(metrics));
+  router.all(AI_ROUTE, ...aiRoute);
+
+  const app = new Koa();
+  app.use(requestId());
+  app.use(securityHeaders());
+  app.use(accessLog({ logger }));
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  app.on('error', (error: Error & { code?: string }, ctx?: Koa.Context) => {
+    const fields = { requestId: ctx?.state.requestId, err: error.code ?? error.message };
+    if (error.code !== undefined && CLIENT_GONE.has(error.code)) logger.debug(fields, 'client went away');
+    else logger.error({ ...fields, stack: error.stack }, 'request failed');
+  });
+
+  return Object.assign(app, {
+    metrics,
+    close: () => pool.close(),
+    destroy: () => pool.destroy(),
+  });
+}

@@ -1,0 +1,51 @@
+/** A header map as Node's server and undici hand them out: lower-case names. */
+export type HeaderMap = Record<string, string | string[] | undefined>;
+
+/**
+ * Headers that describe one connection, not the message (RFC 9110 §7.6.1), so a proxy must not
+ * pass them on; `proxy-*` names are matched by prefix. `http2-settings` belongs to an h2c upgrade.
+ */
+export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+]);
+
+/** The header names a `Connection` header lists, which are hop-by-hop for this message only. */
+export function connectionTokens(connection: string | string[] | undefined): Set<string> {
+  const values = Array.isArray(connection) ? connection : connection === undefined ? [] : [connection];
+  const tokens = new Set<string>();
+  for (const value of values) {
+    for (const token of value.split(',')) {
+      const name = token.trim().toLowerCase();
+      if (name) tokens.add(name);
+    }
+  }
+  return tokens;
+}
+
+export function isHopByHop(name: string, listed: ReadonlySet<string> = new Set()): boolean {
+  const lower = name.toLowerCase();
+  return HOP_BY_HOP_HEADERS.has(lower) || lower.startsWith('proxy-') || listed.has(lower);
+}
+
+/**
+ * The end-to-end headers of a message: everything but the hop-by-hop ones, those named in its
+ * `Connection` header, and any in `drop` (lower-case).
+ */
+export function endToEndHeaders(
+  headers: HeaderMap,
+  drop: ReadonlySet<string> = new Set(),
+): Record<string, string | string[]> {
+  const listed = connectionTokens(headers.connection);
+  const kept: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || isHopByHop(name, listed) || drop.has(name.toLowerCase())) continue;
+    kept[name.toLowerCase()] = value;
+  }
+  return kept;
+}

@@ -1,0 +1,165 @@
+import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import { requestIdOf, sendError } from '@control-layer/enrichment';
+import type { Context, Middleware } from 'koa';
+import type { Dispatcher } from 'undici';
+import { endToEndHeaders } from './hop-by-hop.ts';
+import { REQUEST_ID_HEADER } from './request-id.ts';
+import { type UpstreamFailureCode, upstreamFailure } from './upstream-errors.ts';
+
+/** pino-compatible. */
+export interface ProxyLogger {
+  warn(fields: object, message: string): void;
+  debug(fields: object, message: string): void;
+}
+
+export interface ProxyOptions {
+  /** Base URL of the upstream; a request for `${mountPath}/v1/x?q` goes to `${upstreamUrl}/v1/x?q`. */
+  upstreamUrl: string;
+  /** Connection pool to the upstream's origin (see `createUpstreamPool`); owned by the caller. */
+  dispatcher: Dispatcher;
+  /**
+   * The part of the incoming path that the upstream does not see.
+   * @default '/ai'
+   */
+  mountPath?: string;
+  /**
+   * Time to wait for the upstream's response headers, in ms; past it the client gets a 504.
+   * @default 300000
+   */
+  headersTimeoutMs?: number;
+  /**
+   * Longest silence between two chunks of the upstream's body, in ms; past it the response is cut.
+   * @default 300000
+   */
+  bodyTimeoutMs?: number;
+  /** @default a logger that writes nothing */
+  logger?: ProxyLogger;
+  /** Called when the upstream's response headers arrive. */
+  onUpstreamResponse?: (event: { status: number; seconds: number }) => void;
+  /** Called when no upstream response came, with the error code sent to the client instead. */
+  onUpstreamFailure?: (event: { code: UpstreamFailureCode; seconds: number }) => void;
+}
+
+/** Request headers the upstream must not get from the client. */
+const REQUEST_DROP: ReadonlySet<string> = new Set([
+  // The upstream's own host goes out instead.
+  'host',
+  // Node answered any `100-continue` already, and undici refuses to send `expect`.
+  'expect',
+  // Set to the gateway's id below.
+  REQUEST_ID_HEADER,
+]);
+
+/** Response headers the client must not get from the upstream: the gateway's request id wins. */
+const RESPONSE_DROP: ReadonlySet<string> = new Set([REQUEST_ID_HEADER]);
+
+// `.` and `..` segments, also percent-encoded: an upstream that normalises them would serve a path
+// outside `/v1` (RFC 3986 §5.2.4).
+const DOT_SEGMENT = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i;
+
+/** Whether a request carries a body (RFC 9112 §6.3): chunked, or a length above zero. */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+const silent: ProxyLogger = { warn: () => {}, debug: () => {} };
+
+/**
+ * A streaming reverse proxy to an OpenAI-compatible upstream: method, path, query, end-to-end
+ * headers and body bytes go out unchanged; status, headers and body come back as they arrive, so
+ * server-sent events reach the client chunk by chunk. An unreachable upstream becomes a 502
+ * `upstream_unavailable`, a slow one a 504 `upstream_timeout`; a client that goes away cancels
+ * the upstream request.
+ *
+ * @example
+ * const pool = createUpstreamPool('http://127.0.0.1:3001');
+ * router.all('/ai/v1{/*path}', proxy({ upstreamUrl: 'http://127.0.0.1:3001', dispatcher: pool }));
+ */
+export function proxy(options: ProxyOptions): Middleware {
+  const {
+    dispatcher,
+    mountPath = '/ai',
+    headersTimeoutMs = 300_000,
+    bodyTimeoutMs = 300_000,
+    logger = silent,
+    onUpstreamResponse = () => {},
+    onUpstreamFailure = () => {},
+  } = options;
+  const base = new URL(options.upstreamUrl);
+  const basePath = base.pathname.replace(/\/+$/, '');
+  if (!dispatcher || typeof dispatcher.request !== 'function') {
+    throw new TypeError('proxy: `dispatcher` must be an undici Dispatcher (see createUpstreamPool)');
+  }
+
+  return async function proxy(ctx: Context): Promise<void> {
+    if (!ctx.url.startsWith(mountPath) || DOT_SEGMENT.test(ctx.path)) {
+      ctx.status = 404;
+      return;
+    }
+    const requestId = requestIdOf(ctx);
+    const headers = endToEndHeaders(ctx.req.headers, REQUEST_DROP);
+    if (requestId) headers[REQUEST_ID_HEADER] = requestId;
+
+    // errorEnrichment has read the body already and keeps its exact bytes; otherwise stream it.
+    const bytes = ctx.request.bodyBytes;
+    let body: Buffer | IncomingMessage | null = null;
+    if (bytes !== undefined) {
+      // undici sets the length of a buffer itself, and refuses a header that disagrees.
+      delete headers['content-length'];
+      body = bytes.length > 0 ? bytes : null;
+    } else if (hasBody(ctx.req)) {
+      body = ctx.req;
+    }
+
+    // The client leaving before the response is complete cancels the upstream request: before
+    // its headers through the signal, after them by Koa destroying the body it pipes.
+    const controller = new AbortController();
+    ctx.res.once('close', () => {
+      if (!ctx.res.writableFinished) controller.abort();
+    });
+
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await dispatcher.request({
+        path: basePath + ctx.url.slice(mountPath.length),
+        method: ctx.method,
+        headers,
+        body,
+        signal: controller.signal,
+        headersTimeout: headersTimeoutMs,
+        bodyTimeout: bodyTimeoutMs,
+      });
+    } catch (error) {
+      if (controller.signal.aborted) {
+        // Nobody is left to answer; 499 (nginx's "client closed request") keeps the logs honest.
+        ctx.status = 499;
+        logger.debug({ requestId }, 'client went away before the upstream answered');
+        return;
+      }
+      const failure = upstreamFailure(error);
+      onUpstreamFailure({ code: failure.code, seconds: seconds() });
+      logger.warn({ requestId, err: failure.detail, upstream: base.origin }, failure.logMessage);
+      sendError(ctx, failure.code, failure.message);
+      return;
+    }
+    onUpstreamResponse({ status: response.statusCode, seconds: seconds() });
+
+    const upstreamBody: Readable = response.body;
+    // Without a listener, an upstream body destroyed with an error (the client left, a body
+    // timeout) throws UND_ERR_ABORTED out of the event loop and takes the process down.
+    upstreamBody.on('error', (error: Error & { code?: string }) => {
+      logger.debug({ requestId, err: error.code ?? error.message }, 'upstream body ended early');
+    });
+
+    ctx.status = response.statusCode;
+    const responseHeaders = endToEndHeaders(response.headers, RESPONSE_DROP);
+    for (const [name, value] of Object.entries(responseHeaders)) ctx.set(name, value);
+    ctx.body = upstreamBody;
+    // Koa labels a stream `application/octet-stream`; the client must see what the upstream sent.
+    if (responseHeaders['content-type'] === undefined) ctx.remove('content-type');
+  };
+}

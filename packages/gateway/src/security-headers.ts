@@ -1,0 +1,36 @@
+import type { Context, Middleware, Next } from 'koa';
+import { withHeader } from './request-id.ts';
+
+/**
+ * Headers for a JSON API that no browser should render, frame or sniff (OWASP REST Security
+ * Cheat Sheet, "Security headers"). Upstream responses may override them with their own.
+ */
+const API_SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+  'referrer-policy': 'no-referrer',
+};
+
+/**
+ * Security headers on every response, and `cache-control: no-store` on errors that did not say
+ * otherwise, so no shared cache keeps a denial after the cause is fixed.
+ *
+ * @example
+ * app.use(securityHeaders());
+ */
+export function securityHeaders(): Middleware {
+  return async function securityHeaders(ctx: Context, next: Next): Promise<void> {
+    ctx.set(API_SECURITY_HEADERS);
+    try {
+      await next();
+    } catch (error) {
+      if (error instanceof Error) {
+        for (const [name, value] of Object.entries(API_SECURITY_HEADERS)) withHeader(error, name, value);
+        withHeader(error, 'cache-control', 'no-store');
+      }
+      throw error;
+    }
+    if (ctx.status >= 400 && !ctx.response.get('cache-control')) ctx.set('cache-control', 'no-store');
+  };
+}

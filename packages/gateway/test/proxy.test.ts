@@ -1,0 +1,162 @@
+/*
+ * The reverse proxy against an upstream the test scripts: what goes out, what comes back, and
+ * that events stream through as they are written.
+ */
+import { randomBytes } from 'node:crypto';
+import { createTestDatabase } from '@control-layer/db/testing';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { gate, scriptedUpstream, send, startGateway, within } from './helpers.ts';
+
+const test = suite('proxy');
+
+const t = await createTestDatabase();
+const upstream = await scriptedUpstream();
+const gateway = await startGateway(t.db, upstream.url);
+const plain = await startGateway(t.db, upstream.url, { enrichment: false });
+
+test.after(async () => {
+  await gateway?.close();
+  await plain?.close();
+  await upstream?.close();
+  await t?.close();
+});
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+test('forwards method, path, query and body bytes unchanged', async () => {
+  const body = randomBytes(4096);
+  const response = await send(`${gateway.url}/ai/v1/files/a%20b/../c?x=1&y=%2F&x=2`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/octet-stream' },
+    body,
+  });
+  assert.is(response.status, 404, 'a dot segment must never reach the upstream');
+  assert.is(upstream.requests.length, 0);
+
+  await send(`${gateway.url}/ai/v1/files/a%20b?x=1&y=%2F&x=2`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/octet-stream' },
+    body,
+  });
+  const seen = upstream.last();
+  assert.is(seen.method, 'PUT');
+  assert.is(seen.url, '/v1/files/a%20b?x=1&y=%2F&x=2');
+  assert.ok(seen.body.equals(body));
+  assert.is(seen.headers['content-length'], String(body.length));
+});
+
+test('streams a chunked request body through when enrichment is off', async () => {
+  const body = randomBytes(100_000);
+  await send(`${plain.url}/ai/v1/embeddings`, {
+    method: 'POST',
+    headers: { 'transfer-encoding': 'chunked', 'content-type': 'application/json' },
+    body,
+  });
+  assert.ok(upstream.last().body.equals(body));
+  assert.is(upstream.last().headers['transfer-encoding'], 'chunked');
+});
+
+test('drops hop-by-hop request headers, those named in Connection, and the client host', async () => {
+  await send(`${gateway.url}/ai/v1/models`, {
+    headers: {
+      connection: 'keep-alive, x-hop',
+      'keep-alive': 'timeout=5',
+      'x-hop': 'per-connection',
+      'proxy-authorization': 'Basic c2VjcmV0',
+      te: 'trailers',
+      host: 'gateway.example',
+      authorization: 'Bearer sk-end-to-end',
+      'x-custom': 'kept',
+      'user-agent': 'proxy-test',
+    },
+  });
+  const { headers } = upstream.last();
+  for (const dropped of ['x-hop', 'keep-alive', 'proxy-authorization', 'te']) {
+    assert.is(headers[dropped], undefined, dropped);
+  }
+  assert.is(headers.host, `127.0.0.1:${upstream.port}`);
+  assert.is(headers.authorization, 'Bearer sk-end-to-end');
+  assert.is(headers['x-custom'], 'kept');
+  assert.is(headers['user-agent'], 'proxy-test');
+});
+
+test('returns status, end-to-end headers and body, without hop-by-hop response headers', async () => {
+  upstream.respondWith((_req, res) => {
+    res.writeHead(201, {
+      'content-type': 'application/vnd.test+json',
+      connection: 'x-upstream-hop',
+      'x-upstream-hop': 'private',
+      'proxy-authenticate': 'Basic',
+      'set-cookie': ['a=1', 'b=2'],
+      'x-ratelimit-remaining': '7',
+      'x-request-id': 'upstream-made-this-up',
+    });
+    res.end('{"created":true}');
+  });
+  const response = await send(`${gateway.url}/ai/v1/files`, { method: 'POST', body: 'x' });
+  assert.is(response.status, 201);
+  assert.is(response.body.toString(), '{"created":true}');
+  assert.is(response.headers['content-type'], 'application/vnd.test+json');
+  assert.equal(response.headers['set-cookie'], ['a=1', 'b=2']);
+  assert.is(response.headers['x-ratelimit-remaining'], '7');
+  assert.is(response.headers['x-upstream-hop'], undefined);
+  assert.is(response.headers['proxy-authenticate'], undefined);
+  assert.match(String(response.headers['x-request-id']), UUID);
+});
+
+test('adds no content type the upstream did not send', async () => {
+  upstream.respondWith((_req, res) => {
+    res.writeHead(200).end('bare');
+  });
+  const response = await send(`${gateway.url}/ai/v1/ping`);
+  assert.is(response.body.toString(), 'bare');
+  assert.is(response.headers['content-type'], undefined);
+});
+
+test("sends the client's sane request id upstream and back, and replaces one that is not", async () => {
+  const sane = await send(`${gateway.url}/ai/v1/models`, { headers: { 'x-request-id': 'trace-42.a:b' } });
+  assert.is(upstream.last().headers['x-request-id'], 'trace-42.a:b');
+  assert.is(sane.headers['x-request-id'], 'trace-42.a:b');
+
+  const insane = await send(`${gateway.url}/ai/v1/models`, { headers: { 'x-request-id': 'no spaces <allowed>' } });
+  const fresh = String(insane.headers['x-request-id']);
+  assert.match(fresh, UUID);
+  assert.is(upstream.last().headers['x-request-id'], fresh);
+
+  const probe = await send(`${gateway.url}/healthz`);
+  assert.match(String(probe.headers['x-request-id']), UUID);
+});
+
+test('delivers server-sent events while the upstream still holds the stream open', async () => {
+  const release = gate();
+  let upstreamDone = false;
+  upstream.respondWith((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    res.write('data: {"n":1}\n\n');
+    void release.promise.then(() => {
+      res.write('data: {"n":2}\n\n');
+      upstreamDone = true;
+      res.end('data: [DONE]\n\n');
+    });
+  });
+  const response = await fetch(`${gateway.url}/ai/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer sk-any' },
+    body: JSON.stringify({ model: 'm', stream: true }),
+  });
+  assert.is(response.headers.get('content-type'), 'text/event-stream');
+  const reader = response.body?.getReader();
+  assert.ok(reader);
+  const decoder = new TextDecoder();
+  const first = await within(reader.read(), 'the first event, while the upstream holds the stream open');
+  assert.is(decoder.decode(first.value), 'data: {"n":1}\n\n');
+  assert.not.ok(upstreamDone);
+
+  release.open();
+  let rest = '';
+  for (let part = await reader.read(); !part.done; part = await reader.read()) rest += decoder.decode(part.value);
+  assert.is(rest, 'data: {"n":2}\n\ndata: [DONE]\n\n');
+});
+
+test.run();
