@@ -8,6 +8,7 @@ import {
   checkUserHasModelAccess,
   deleteApiKey,
   EVERYONE_GROUP_ID,
+  explainDenial,
   SYSTEM_USER_ID,
   setTrafficRule,
   softDeleteDeployedModel,
@@ -110,6 +111,21 @@ test('ignore deny rules on deleted models and for deleted or unknown keys', () =
     assert.is(await checkModalityBlocked(db, other.secret, 'model-a'), null);
     await softDeleteDeployedModel(db, modelId);
     assert.is(await checkModalityBlocked(db, batch.secret, 'model-a'), null);
+  }));
+
+test('answer aliases holding U+0000, which Postgres text cannot store, as unknown', () =>
+  withTestDatabase(async (db) => {
+    const { user, modelId } = await world(db);
+    await addDeploymentToGroup(db, modelId, EVERYONE_GROUP_ID);
+    const batch = await createTestApiKey(db, user.id, 'batch');
+    await setTrafficRule(db, { deployedModelId: modelId, apiKeyPurpose: 'batch', action: 'deny' });
+    assert.not.ok(await checkUserHasModelAccess(db, user.id, 'model-a\u0000'));
+    assert.is(await checkModalityBlocked(db, batch.secret, 'model-a\u0000'), null);
+    const facts = await explainDenial(db, batch.secret, '\u0000model-a');
+    assert.is(facts?.hasModelAccess, false);
+    assert.is(facts?.deniedPurpose, null);
+    assert.is(facts?.userId, user.id);
+    assert.is(await explainDenial(db, 'sk-\u0000', 'model-a'), null);
   }));
 
 test('treat SQL-looking aliases as plain values', () =>

@@ -66,5 +66,5 @@ export function sendError(ctx: Context, code: ErrorCode, message: string, extras
   ctx.body = errorEnvelope(code, message, requestIdOf(ctx), extras);
   ctx.type = 'application/json';
   // The SDKs check this header before the status: a denial or an oversize body won't pass on retry.
-  if (ctx.status < 500) ctx.set('x-should-retry', 'false');
+  if (ctx.status < 500 && ctx.status !== 408) ctx.set('x-should-retry', 'false');
 }

@@ -9,6 +9,12 @@ export const ERROR_CODES = [
   'request_too_large',
   'upstream_unavailable',
   'upstream_timeout',
+  'bad_request',
+  'not_found',
+  'method_not_allowed',
+  'request_timeout',
+  'headers_too_large',
+  'internal_error',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -33,4 +39,10 @@ export const ERROR_SPECS: Record<ErrorCode, ErrorSpec> = {
   request_too_large: { status: 413, type: 'invalid_request_error', param: null },
   upstream_unavailable: { status: 502, type: 'api_error', param: null },
   upstream_timeout: { status: 504, type: 'api_error', param: null },
+  bad_request: { status: 400, type: 'invalid_request_error', param: null },
+  not_found: { status: 404, type: 'invalid_request_error', param: null },
+  method_not_allowed: { status: 405, type: 'invalid_request_error', param: null },
+  request_timeout: { status: 408, type: 'invalid_request_error', param: null },
+  headers_too_large: { status: 431, type: 'invalid_request_error', param: null },
+  internal_error: { status: 500, type: 'api_error', param: null },
 };

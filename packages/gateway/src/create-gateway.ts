@@ -5,6 +5,7 @@ import { sql } from 'drizzle-orm';
 import Koa, { type Middleware } from 'koa';
 import { pino } from 'pino';
 import { accessLog } from './access-log.ts';
+import { errorResponses } from './error-responses.ts';
 import { healthz, readyz } from './health.ts';
 import { createMetrics, type GatewayMetrics, metricsEndpoint } from './metrics.ts';
 import { proxy } from './proxy.ts';
@@ -162,6 +163,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   app.use(requestId());
   app.use(securityHeaders());
   app.use(accessLog({ logger }));
+  app.use(errorResponses({ logger }));
   app.use(router.routes());
   app.use(router.allowedMethods());
   app.on('error', (error: Error & { code?: string }, ctx?: Koa.Context) => {

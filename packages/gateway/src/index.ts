@@ -6,6 +6,8 @@ export type { Gateway, GatewayLogger, GatewayOptions } from './create-gateway.ts
 export { AI_ROUTE, createGateway } from './create-gateway.ts';
 export type { DemoCommand } from './demo-data.ts';
 export { DEMO_KEYS, DEMO_MODEL, demoCurlCommands, seedDemoData } from './demo-data.ts';
+export type { ErrorResponsesLogger } from './error-responses.ts';
+export { errorResponses, onClientError } from './error-responses.ts';
 export type { ReadinessOptions } from './health.ts';
 export { healthz, readyz } from './health.ts';
 export type { HeaderMap } from './hop-by-hop.ts';

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
+import { onClientError } from './error-responses.ts';
 
 /**
  * Listen on `port` (0 picks a free one) and resolve once bound, with the URL to reach it.
@@ -12,6 +13,7 @@ import type Koa from 'koa';
 export function listen(app: Koa, port: number, host: string): Promise<{ server: Server; url: string }> {
   return new Promise((resolve, reject) => {
     const server = app.listen(port, host);
+    server.on('clientError', onClientError);
     server.once('error', reject);
     server.once('listening', () => {
       server.off('error', reject);

@@ -37,3 +37,11 @@ export function deniedPurpose(purpose: SQL, alias: SQL): SQL<string | null> {
     limit 1
   )`;
 }
+
+/**
+ * Postgres text cannot hold U+0000, so no stored alias contains it; such a value is answered
+ * without a query (sending it would fail with "invalid byte sequence").
+ */
+export function isStorableText(value: string): boolean {
+  return !value.includes('\u0000');
+}

@@ -2,7 +2,7 @@ import { Decimal } from 'decimal.js';
 import { type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../database.ts';
 import { rowsOf } from '../database.ts';
-import { deniedPurpose, userReachesAlias } from './access-sql.ts';
+import { deniedPurpose, isStorableText, userReachesAlias } from './access-sql.ts';
 import { hashSecret } from './api-keys.ts';
 
 /** Everything needed to explain a router's 403 for one key and model, in the seed's check order. */
@@ -32,10 +32,13 @@ interface DenialRow {
  * deleted key: such a caller is told nothing about accounts, models or balances.
  */
 export async function explainDenial(db: Database, secret: string, alias: string | null): Promise<DenialFacts | null> {
+  // An alias no row can hold is unknown: no access, no rule, but the key and balance still count.
+  const impossible = alias !== null && !isStorableText(alias);
   const userId = sql`k.user_id`;
   const aliasParam = sql`${alias}::text`;
-  const access: SQL = alias === null ? sql`null::boolean` : userReachesAlias(userId, aliasParam);
-  const denied: SQL = alias === null ? sql`null::text` : deniedPurpose(sql`k.purpose`, aliasParam);
+  const access: SQL =
+    alias === null ? sql`null::boolean` : impossible ? sql`false` : userReachesAlias(userId, aliasParam);
+  const denied: SQL = alias === null || impossible ? sql`null::text` : deniedPurpose(sql`k.purpose`, aliasParam);
   const result = await db.execute(sql`
     select k.user_id, k.purpose,
            ${access} as has_access,

@@ -1,0 +1,83 @@
+import type { Socket } from 'node:net';
+import { type ErrorCode, errorEnvelope, sendError } from '@control-layer/enrichment';
+import type { Context, Middleware, Next } from 'koa';
+
+/** pino-compatible. */
+export interface ErrorResponsesLogger {
+  error(fields: object, message: string): void;
+}
+
+// Statuses a client error thrown inside the app may carry, and the code each is answered with.
+const CLIENT_ERROR_CODES: Readonly<Record<number, ErrorCode>> = {
+  400: 'bad_request',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  408: 'request_timeout',
+  413: 'request_too_large',
+  431: 'headers_too_large',
+};
+
+const INTERNAL_MESSAGE = 'The gateway could not complete the request. Please try again later.';
+
+/**
+ * The gateway's own errors in the one envelope: an unknown route (404), a method a route does
+ * not take (405), a client error thrown inside the app, and anything unexpected, which becomes a
+ * 500 whose body names nothing internal (the details go to the log with the request id).
+ * Responses that already have a body, the upstream's included, are left alone.
+ *
+ * @example
+ * app.use(errorResponses({ logger }));
+ */
+export function errorResponses(options: { logger: ErrorResponsesLogger }): Middleware {
+  const { logger } = options;
+  return async function errorResponses(ctx: Context, next: Next): Promise<void> {
+    try {
+      await next();
+    } catch (error) {
+      const status = (error as { status?: unknown }).status;
+      const expose = (error as { expose?: unknown }).expose === true;
+      const code = typeof status === 'number' && expose ? CLIENT_ERROR_CODES[status] : undefined;
+      if (code) {
+        sendError(ctx, code, (error as Error).message);
+        return;
+      }
+      logger.error(
+        {
+          requestId: ctx.state.requestId,
+          err: error instanceof Error ? error.message : String(error),
+          stack: error instanceof Error ? error.stack : undefined,
+        },
+        'request failed',
+      );
+      sendError(ctx, 'internal_error', INTERNAL_MESSAGE);
+      return;
+    }
+    if (ctx.body != null) return;
+    if (ctx.status === 404) sendError(ctx, 'not_found', `Unknown request URL: ${ctx.method} ${ctx.path}`);
+    else if (ctx.status === 405)
+      sendError(ctx, 'method_not_allowed', `Method ${ctx.method} is not allowed on ${ctx.path}`);
+  };
+}
+
+const CLIENT_ERROR_STATUS: Readonly<Record<string, [number, string, ErrorCode]>> = {
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large', 'headers_too_large'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'request_timeout'],
+};
+
+/**
+ * Node's answer to a request it cannot even parse (bad request line, invalid header characters,
+ * conflicting lengths, oversized headers), in the envelope rather than a bare status line. The
+ * connection is closed after it, as Node does.
+ */
+export function onClientError(error: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable || error.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, code] = CLIENT_ERROR_STATUS[error.code ?? ''] ?? [400, 'Bad Request', 'bad_request'];
+  const body = JSON.stringify(errorEnvelope(code, 'The request could not be parsed as HTTP/1.1.', null));
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `x-content-type-options: nosniff\r\ncache-control: no-store\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
