@@ -136,8 +136,20 @@ export function createMetrics(): GatewayMetrics {
     passThrough,
     upstreamFailures,
     upstreamLatency,
-    render: () => [enriched, passThrough, upstreamFailures, upstreamLatency].map((m) => m.render()).join(''),
+    render: () =>
+      [enriched, passThrough, upstreamFailures, upstreamLatency].map((m) => m.render()).join('') + processMetrics(),
   };
+}
+
+/** The process's memory, the standard names Prometheus client libraries use. */
+function processMetrics(): string {
+  const memory = process.memoryUsage();
+  return (
+    header('process_resident_memory_bytes', 'Resident memory size in bytes.', 'gauge') +
+    `process_resident_memory_bytes ${memory.rss}\n` +
+    header('nodejs_heap_size_used_bytes', 'V8 heap in use, in bytes.', 'gauge') +
+    `nodejs_heap_size_used_bytes ${memory.heapUsed}\n`
+  );
 }
 
 /**
