@@ -1,33 +1,31 @@
 /**
  * Scenario 3, ledger scale: does a balance read or a denial diagnosis slow down as a user's ledger
- * grows, and how fast can eight connections append to it? Reads are timed in this process
- * against a real Postgres (the test harness starts one when TEST_DATABASE_URL is unset).
+ * grows, and how fast can eight connections append to it? One user per size (0, 10⁴, 10⁶ rows;
+ * --quick stops at 10⁵), all in the same database; then timed rounds interleaved across the sizes
+ * (0, 10⁴, 10⁶, 0, 10⁴, 10⁶, …) so that warm-up and machine noise fall on every size alike.
+ * Reads are timed in this process against a real Postgres (the test harness starts one when
+ * TEST_DATABASE_URL is unset).
  * Usage: node --import tsx bench/ledger-scale.ts [--quick]
  */
 import { randomUUID } from 'node:crypto';
+import { createTransaction, type Database, explainDenial, getUserBalance } from '@control-layer/db';
 import { Decimal } from 'decimal.js';
 import { sql } from 'drizzle-orm';
-import type { Database } from '../packages/db/src/index.ts';
-import { createTransaction, explainDenial, getUserBalance } from '../packages/db/src/index.ts';
-import { createTestApiKey, createTestDatabase, createTestUser } from '../packages/db/src/testing/index.ts';
-import { median, reportLine } from './lib/stats.ts';
+import { createTestApiKey, createTestUser } from '../packages/db/src/testing/index.ts';
+import { startBenchDatabase } from './lib/database.ts';
+import { interleave } from './lib/rounds.ts';
+import { median, medianWithSpread, percentile, printTable, ROUNDS_LEGEND, reportLine } from './lib/stats.ts';
 
 const quick = process.argv.includes('--quick');
-const sizes = quick ? [0, 10_000, 200_000] : [0, 10_000, 1_000_000];
-const samples = quick ? 300 : 2000;
-const appendSeconds = quick ? 2 : 5;
+const SIZES = quick ? ([0, 10_000, 100_000] as const) : ([0, 10_000, 1_000_000] as const);
+const rounds = quick ? 3 : 7;
+const samplesPerRound = quick ? 200 : 500;
+const appendRounds = quick ? 2 : 5;
+const appendSeconds = quick ? 1 : 3;
+const RATIO_TARGET = 1.5;
 
-async function timeEach(count: number, run: () => Promise<unknown>): Promise<{ p50: number; p99: number }> {
-  for (let i = 0; i < 50; i++) await run(); // warm-up, excluded
-  const times: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const started = performance.now();
-    await run();
-    times.push(performance.now() - started);
-  }
-  times.sort((a, b) => a - b);
-  return { p50: median(times), p99: times[Math.floor(times.length * 0.99)] ?? 0 };
-}
+type Size = (typeof SIZES)[number];
+const labelOf = (size: number) => size.toLocaleString('en');
 
 /** Append `rows` ledger rows for the user in bulk, through the same trigger as every insert. */
 async function growLedger(db: Database, userId: string, rows: number): Promise<void> {
@@ -40,9 +38,22 @@ async function growLedger(db: Database, userId: string, rows: number): Promise<v
   }
 }
 
+/** p50 and p99, in ms, of `count` sequential calls. */
+async function timeEach(count: number, run: () => Promise<unknown>): Promise<{ p50: number; p99: number }> {
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const started = performance.now();
+    await run();
+    times.push(performance.now() - started);
+  }
+  return { p50: median(times), p99: percentile(times, 99) };
+}
+
+/** Ledger rows appended per second by `connections` workers, spread over `userIds`. */
 async function appendThroughput(db: Database, userIds: string[], connections: number): Promise<number> {
   let count = 0;
-  const until = performance.now() + appendSeconds * 1000;
+  const started = performance.now();
+  const until = started + appendSeconds * 1000;
   await Promise.all(
     Array.from({ length: connections }, async (_, worker) => {
       const userId = userIds[worker % userIds.length] ?? '';
@@ -52,55 +63,98 @@ async function appendThroughput(db: Database, userIds: string[], connections: nu
       }
     }),
   );
-  return count / appendSeconds;
+  return count / ((performance.now() - started) / 1000);
 }
 
-const t = await createTestDatabase({ poolSize: 8 });
+const database = await startBenchDatabase({ poolSize: 8 });
 try {
-  const { db } = t;
-  console.log(`ledger scale: ${samples} timed reads per size, sequential, one connection at a time`);
-  console.log('| ledger rows | getUserBalance p50 / p99 (ms) | explainDenial p50 / p99 (ms) |');
-  console.log('|---|---|---|');
-  const balanceP50: number[] = [];
-  const explainP50: number[] = [];
-  for (const size of sizes) {
+  const { db } = database;
+  const subjects = {} as Record<Size, { userId: string; secret: string; buildSeconds: number }>;
+  for (const size of SIZES) {
     const user = await createTestUser(db);
     const { secret } = await createTestApiKey(db, user.id, 'batch');
     const started = performance.now();
     await growLedger(db, user.id, size);
-    await db.execute(sql`analyze`);
-    const grown = ((performance.now() - started) / 1000).toFixed(1);
-    const balance = await timeEach(samples, () => getUserBalance(db, user.id));
-    const explain = await timeEach(samples, () => explainDenial(db, secret, 'some-model'));
-    balanceP50.push(balance.p50);
-    explainP50.push(explain.p50);
-    console.log(
-      `| ${size.toLocaleString('en')} (built in ${grown} s) | ${balance.p50.toFixed(3)} / ${balance.p99.toFixed(3)} | ${explain.p50.toFixed(3)} / ${explain.p99.toFixed(3)} |`,
+    subjects[size] = { userId: user.id, secret, buildSeconds: (performance.now() - started) / 1000 };
+  }
+  await db.execute(sql`vacuum analyze`);
+
+  const reads = await interleave(
+    SIZES,
+    {
+      rounds,
+      warmup: async (size) => {
+        const { userId, secret } = subjects[size];
+        for (let i = 0; i < 100; i++) {
+          await getUserBalance(db, userId);
+          await explainDenial(db, secret, 'some-model');
+        }
+      },
+    },
+    async (size) => {
+      const { userId, secret } = subjects[size];
+      return {
+        balance: await timeEach(samplesPerRound, () => getUserBalance(db, userId)),
+        explain: await timeEach(samplesPerRound, () => explainDenial(db, secret, 'some-model')),
+      };
+    },
+  );
+
+  console.log(
+    `ledger scale: ${rounds} rounds × ${samplesPerRound} sequential calls per size and query, interleaved across ` +
+      `sizes; ${ROUNDS_LEGEND}\n`,
+  );
+  printTable(
+    ['ledger rows (built in)', 'getUserBalance p50 (ms)', 'p99 (ms)', 'explainDenial p50 (ms)', 'p99 (ms)'],
+    SIZES.map((size) => {
+      const r = reads[size];
+      return [
+        `${labelOf(size)} (${subjects[size].buildSeconds.toFixed(1)} s)`,
+        medianWithSpread(
+          r.map((x) => x.balance.p50),
+          3,
+        ),
+        median(r.map((x) => x.balance.p99)).toFixed(3),
+        medianWithSpread(
+          r.map((x) => x.explain.p50),
+          3,
+        ),
+        median(r.map((x) => x.explain.p99)).toFixed(3),
+      ];
+    }),
+  );
+  const empty = SIZES[0];
+  const largest = SIZES[SIZES.length - 1] as Size;
+  const p50Of = (size: Size, query: 'balance' | 'explain') => median(reads[size].map((x) => x[query].p50));
+  for (const query of ['balance', 'explain'] as const) {
+    for (const size of SIZES) reportLine('ledger-scale', `${query}_p50_ms_${size}`, p50Of(size, query), null, null);
+    const ratio = p50Of(largest, query) / p50Of(empty, query);
+    console.log(`${query} p50 ratio, ${labelOf(largest)} rows / 0 rows: ${ratio.toFixed(3)}`);
+    reportLine(
+      'ledger-scale',
+      `${query}_p50_ratio_${largest}_over_0`,
+      ratio,
+      `<= ${RATIO_TARGET}`,
+      ratio <= RATIO_TARGET,
     );
   }
-  const largest = sizes.length - 1;
-  const balanceRatio = (balanceP50[largest] ?? 0) / (balanceP50[0] ?? 1);
-  const explainRatio = (explainP50[largest] ?? 0) / (explainP50[0] ?? 1);
-  console.log(
-    `\np50 latency ratio, ${sizes[largest]?.toLocaleString('en')} rows / 0 rows: balance ${balanceRatio.toFixed(2)}, explainDenial ${explainRatio.toFixed(2)}`,
-  );
-  reportLine('ledger-scale', 'balance_p50_ratio_largest_over_empty', balanceRatio, '<= 1.5', balanceRatio <= 1.5);
-  reportLine('ledger-scale', 'explain_p50_ratio_largest_over_empty', explainRatio, '<= 1.5', explainRatio <= 1.5);
 
   const one = await createTestUser(db);
   const eight = await Promise.all(Array.from({ length: 8 }, () => createTestUser(db)));
-  const sameUser = await appendThroughput(db, [one.id], 8);
-  const eightUsers = await appendThroughput(
-    db,
-    eight.map((u) => u.id),
-    8,
+  const layouts = { 'one user': [one.id], 'eight users': eight.map((u) => u.id) };
+  const appends = await interleave(['one user', 'eight users'] as const, { rounds: appendRounds }, (layout) =>
+    appendThroughput(db, layouts[layout], 8),
   );
-  console.log('\n| createTransaction, 8 connections | tx/s |');
-  console.log('|---|---|');
-  console.log(`| one user (contended checkpoint row) | ${sameUser.toFixed(0)} |`);
-  console.log(`| eight users | ${eightUsers.toFixed(0)} |`);
-  reportLine('ledger-scale', 'append_tps_one_user', sameUser, null, null);
-  reportLine('ledger-scale', 'append_tps_eight_users', eightUsers, null, null);
+  console.log(`\ncreateTransaction from 8 connections, ${appendRounds} rounds × ${appendSeconds} s, interleaved:\n`);
+  printTable(
+    ['users written', 'transactions/s'],
+    [
+      ['one user (every writer on one checkpoint row)', medianWithSpread(appends['one user'])],
+      ['eight users (one each)', medianWithSpread(appends['eight users'])],
+    ],
+  );
+  reportLine('ledger-scale', 'append_tps_one_user', median(appends['one user']), null, null);
+  reportLine('ledger-scale', 'append_tps_eight_users', median(appends['eight users']), null, null);
 } finally {
-  await t.close();
+  await database.close();
 }

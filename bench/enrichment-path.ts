@@ -1,0 +1,242 @@
+/**
+ * Scenario 2, the enrichment path: the upstream answers every request 403, so every response is
+ * diagnosed against a real Postgres. One key per state (no access, modality blocked, no credits,
+ * nothing to explain), 16 connections, rounds interleaved across the states. The gateway child
+ * counts the SQL statements it sends (a Drizzle logger), so statements per diagnosed response is
+ * exact, not sampled.
+ * Usage: node --import tsx bench/enrichment-path.ts [--quick]
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  addDeploymentToGroup,
+  addUserToGroup,
+  createTransaction,
+  type Database,
+  setTrafficRule,
+} from '@control-layer/db';
+import { Decimal } from 'decimal.js';
+import {
+  addTestCredits,
+  createTestApiKey,
+  createTestEndpoint,
+  createTestGroup,
+  createTestModel,
+  createTestUser,
+} from '../packages/db/src/testing/index.ts';
+import { jsonBody, KiB } from './lib/bodies.ts';
+import type { ChildServer } from './lib/child-server.ts';
+import { startBenchDatabase } from './lib/database.ts';
+import { gatewayStats, startGateway, startUpstream } from './lib/gateway.ts';
+import { expectOnly, type LoadResult, load } from './lib/load.ts';
+import { paced } from './lib/paced.ts';
+import { interleave } from './lib/rounds.ts';
+import { median, medianWithSpread, printTable, ROUNDS_LEGEND, reportLine } from './lib/stats.ts';
+
+const quick = process.argv.includes('--quick');
+const rounds = quick ? 3 : 5;
+const durationSeconds = quick ? 1 : 5;
+const warmupSeconds = quick ? 0.5 : 2;
+const connections = 16;
+const MODEL = 'bench-model';
+const P99_TARGET_MS = 5;
+/** Well below what the path sustains here, so that requests seldom wait for each other. */
+const PACED_RATE = 300;
+
+const STATES = ['no access', 'modality blocked', 'no credits', 'nothing to explain'] as const;
+type State = (typeof STATES)[number];
+/** What each state's response must be: the status, and the pass-through reason or enriched code. */
+const EXPECTED: Record<State, { status: number; code: string }> = {
+  'no access': { status: 403, code: 'model_access_denied' },
+  'modality blocked': { status: 403, code: 'modality_blocked' },
+  'no credits': { status: 402, code: 'insufficient_credits' },
+  'nothing to explain': { status: 403, code: 'forbidden' },
+};
+
+/**
+ * `bench-model` reachable through one group, batch keys denied on it; a member with credits holds
+ * a realtime key (nothing to explain) and a batch key (modality blocked); a member without credits
+ * and an outsider with credits hold realtime keys.
+ */
+async function seedKeys(db: Database): Promise<Record<State, string>> {
+  const admin = await createTestUser(db, { isAdmin: true });
+  const endpoint = await createTestEndpoint(db, `bench-endpoint-${randomUUID()}`, admin.id);
+  const model = await createTestModel(db, 'bench-upstream-model', MODEL, endpoint, admin.id);
+  const group = await createTestGroup(db);
+  await addDeploymentToGroup(db, model, group.id, admin.id);
+  await setTrafficRule(db, { deployedModelId: model, apiKeyPurpose: 'batch', action: 'deny' });
+
+  const member = await createTestUser(db);
+  await addUserToGroup(db, member.id, group.id);
+  await addTestCredits(db, member.id, '100.00');
+  const broke = await createTestUser(db);
+  await addUserToGroup(db, broke.id, group.id);
+  await addTestCredits(db, broke.id, '1.00');
+  await createTransaction(db, { userId: broke.id, type: 'usage', amount: new Decimal('2.50'), sourceId: randomUUID() });
+  const outsider = await createTestUser(db);
+  await addTestCredits(db, outsider.id, '100.00');
+
+  return {
+    'no access': (await createTestApiKey(db, outsider.id, 'realtime')).secret,
+    'modality blocked': (await createTestApiKey(db, member.id, 'batch')).secret,
+    'no credits': (await createTestApiKey(db, broke.id, 'realtime')).secret,
+    'nothing to explain': (await createTestApiKey(db, member.id, 'realtime')).secret,
+  };
+}
+
+interface StateRound {
+  load: LoadResult;
+  /** Statements sent per response that was diagnosed (enriched, or passed through unexplained). */
+  statementsPerDiagnosis: number;
+  diagnosed: number;
+}
+
+const database = await startBenchDatabase();
+const servers: ChildServer[] = [];
+try {
+  const keys = await seedKeys(database.db);
+  const upstream = await startUpstream('forbidden');
+  servers.push(upstream);
+  const gateway = await startGateway({ upstreamUrl: upstream.url, databaseUrl: database.url, enrichment: true });
+  servers.push(gateway);
+  const url = `${gateway.url}/ai/v1/chat/completions`;
+  const body = jsonBody(KiB, MODEL);
+  const headersOf = (state: State) => ({ 'content-type': 'application/json', authorization: `Bearer ${keys[state]}` });
+
+  // Each key must produce the response its state names before anything is timed.
+  for (const state of STATES) {
+    const response = await fetch(url, { method: 'POST', headers: headersOf(state), body });
+    const payload = (await response.json()) as { error?: { code?: string } };
+    const expected = EXPECTED[state];
+    if (response.status !== expected.status || payload.error?.code !== expected.code) {
+      throw new Error(
+        `${state}: expected ${expected.status} ${expected.code}, got ${response.status} ${payload.error?.code}`,
+      );
+    }
+  }
+
+  const run = async (state: State, seconds: number): Promise<StateRound> => {
+    const before = await gatewayStats(gateway);
+    const result = await load({
+      url,
+      connections,
+      durationSeconds: seconds,
+      headers: headersOf(state),
+      body,
+      serverPid: gateway.pid,
+    });
+    // Requests autocannon cut at the end still finish in the gateway; let them be counted.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const after = await gatewayStats(gateway);
+    expectOnly(state, result, EXPECTED[state].status);
+    const diagnosed =
+      after.enriched - before.enriched + (after.passThrough.unexplained ?? 0) - (before.passThrough.unexplained ?? 0);
+    const failed = ['timeout', 'db_error', 'unknown_key'].filter(
+      (reason) => (after.passThrough[reason] ?? 0) !== (before.passThrough[reason] ?? 0),
+    );
+    if (failed.length > 0) throw new Error(`${state}: diagnoses ended in ${failed.join(', ')}`);
+    return { load: result, diagnosed, statementsPerDiagnosis: (after.statements - before.statements) / diagnosed };
+  };
+  const results = await interleave(STATES, { rounds, warmup: (state) => run(state, warmupSeconds) }, (state) =>
+    run(state, durationSeconds),
+  );
+
+  console.log(
+    `enrichment path: upstream answers 403, ${connections} connections, ${rounds} rounds × ${durationSeconds} s, ` +
+      `interleaved; ${ROUNDS_LEGEND}\n`,
+  );
+  const rows: string[][] = [];
+  for (const state of STATES) {
+    const r = results[state];
+    const rps = r.map((x) => x.load.requestsPerSecond);
+    const p50 = median(r.map((x) => x.load.p50));
+    const p99 = median(r.map((x) => x.load.p99));
+    const perDiagnosis =
+      r.reduce((sum, x) => sum + x.statementsPerDiagnosis * x.diagnosed, 0) /
+      r.reduce((sum, x) => sum + x.diagnosed, 0);
+    const name = state.replace(/ /g, '_');
+    const cpu = median(r.map((x) => x.load.cpuMicrosPerResponse));
+    rows.push([
+      state,
+      `${EXPECTED[state].status} ${EXPECTED[state].code}`,
+      medianWithSpread(rps),
+      p50.toFixed(0),
+      p99.toFixed(0),
+      cpu.toFixed(0),
+      perDiagnosis.toFixed(3),
+    ]);
+    reportLine('enrichment-path', `cpu_us_per_request_${name}`, cpu, null, null);
+    reportLine('enrichment-path', `rps_${name}`, median(rps), null, null);
+    reportLine('enrichment-path', `p50_ms_${name}`, p50, null, null);
+    reportLine('enrichment-path', `p99_ms_${name}`, p99, `<= ${P99_TARGET_MS}`, p99 <= P99_TARGET_MS);
+    reportLine('enrichment-path', `statements_per_response_${name}`, perDiagnosis, '== 1', perDiagnosis === 1);
+  }
+  printTable(
+    [
+      'key state',
+      'response',
+      'requests/s',
+      'p50 (ms)',
+      'p99 (ms)',
+      'gateway CPU (µs / request)',
+      'SQL statements / response',
+    ],
+    rows,
+  );
+
+  // With 16 connections in a closed loop, latency is 16 / throughput whatever the path costs
+  // (Little's law). A moderate rate on a fixed schedule shows what a diagnosis takes when requests
+  // do not queue behind each other; one connection shows the service time.
+  const open = await interleave(STATES, { rounds: 1 }, async (state) => {
+    const result = await paced({
+      url,
+      rate: PACED_RATE,
+      durationSeconds,
+      connections,
+      headers: headersOf(state),
+      body,
+    });
+    const wrong = Object.keys(result.statuses).filter((code) => Number(code) !== EXPECTED[state].status);
+    if (wrong.length > 0 || result.errors > 0) {
+      throw new Error(`${state}, paced: got ${JSON.stringify(result.statuses)} and ${result.errors} errors`);
+    }
+    return result;
+  });
+  const single = await interleave(STATES, { rounds: 1 }, async (state) => {
+    const result = await load({ url, connections: 1, durationSeconds, headers: headersOf(state), body });
+    expectOnly(`${state}, 1 connection`, result, EXPECTED[state].status);
+    return result;
+  });
+  console.log(
+    `the same without queueing (one round each): ${PACED_RATE} requests/s on a fixed schedule; 1 connection\n`,
+  );
+  printTable(
+    [
+      'key state',
+      `${PACED_RATE}/s p50 (ms)`,
+      `${PACED_RATE}/s p99 (ms)`,
+      '1 connection: requests/s',
+      'p50 (ms)',
+      'p99 (ms)',
+    ],
+    STATES.map((state) => {
+      const [o] = open[state];
+      const [r] = single[state];
+      return [
+        state,
+        (o?.p50 ?? 0).toFixed(2),
+        (o?.p99 ?? 0).toFixed(2),
+        (r?.requestsPerSecond ?? 0).toFixed(0),
+        `${r?.p50 ?? 0}`,
+        `${r?.p99 ?? 0}`,
+      ];
+    }),
+  );
+  for (const state of STATES) {
+    const name = state.replace(/ /g, '_');
+    reportLine('enrichment-path', `p99_ms_paced_${PACED_RATE}_${name}`, open[state][0]?.p99 ?? 0, null, null);
+    reportLine('enrichment-path', `p99_ms_1_connection_${name}`, single[state][0]?.p99 ?? 0, null, null);
+  }
+} finally {
+  for (const server of servers.reverse()) await server.stop();
+  await database.close();
+}

@@ -1,0 +1,66 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { GatewayBenchStats } from '../servers/gateway.ts';
+import { type ChildServer, startChildServer } from './child-server.ts';
+
+export type { GatewayBenchStats };
+
+export type UpstreamMode = 'ok' | 'forbidden' | 'sse';
+
+/** The fast upstream of bench/servers/upstream.ts, in its own process. */
+export function startUpstream(mode: UpstreamMode): Promise<ChildServer> {
+  return startChildServer('servers/upstream.ts', [mode]);
+}
+
+export interface StartGatewayOptions {
+  upstreamUrl: string;
+  databaseUrl: string;
+  enrichment: boolean;
+  /** More environment for the gateway's `loadConfig` (e.g. `MAX_BODY_BYTES`). */
+  env?: Record<string, string>;
+}
+
+/** Where `BENCH_PROFILE=cpu|heap` runs leave their profiles. */
+export const PROFILE_DIR = path.resolve(import.meta.dirname, '..', '.profiles');
+
+/**
+ * Node flags for a gateway under `BENCH_PROFILE`: `cpu` writes `.cpuprofile`s, `heap`
+ * `.heapprofile`s into bench/.profiles/<label>-<time>/ when the gateway stops, one per thread
+ * (tsx's loader runs in a thread of its own; the largest file is the main thread's). Read one with
+ * bench/profile-summary.ts or Chrome DevTools.
+ */
+function profileArgs(label: string): string[] {
+  const kind = process.env.BENCH_PROFILE;
+  if (kind !== 'cpu' && kind !== 'heap') return [];
+  const dir = path.join(PROFILE_DIR, `${label}-${Date.now()}`);
+  mkdirSync(dir, { recursive: true });
+  console.log(`profiling ${label} (${kind}) into ${path.relative(process.cwd(), dir)}`);
+  return [`--${kind}-prof`, `--${kind}-prof-dir=${dir}`];
+}
+
+/**
+ * The gateway (bench/servers/gateway.ts) in its own process, logging at `warn`; with
+ * `enrichment: false` it runs as `ENRICHMENT=off` does.
+ */
+export function startGateway(options: StartGatewayOptions): Promise<ChildServer> {
+  const label = `gateway-enrichment-${options.enrichment ? 'on' : 'off'}`;
+  return startChildServer(
+    'servers/gateway.ts',
+    [],
+    {
+      DATABASE_URL: options.databaseUrl,
+      UPSTREAM_URL: options.upstreamUrl,
+      ENRICHMENT: options.enrichment ? 'on' : 'off',
+      LOG_LEVEL: 'warn',
+      ...options.env,
+    },
+    profileArgs(label),
+  );
+}
+
+/** The gateway's statement count, enrichment counters and memory, from `GET /__bench/stats`. */
+export async function gatewayStats(gateway: ChildServer): Promise<GatewayBenchStats> {
+  const response = await fetch(`${gateway.url}/__bench/stats`);
+  if (!response.ok) throw new Error(`/__bench/stats answered ${response.status}`);
+  return (await response.json()) as GatewayBenchStats;
+}

@@ -1,0 +1,91 @@
+/**
+ * The gateway as `pnpm start` builds it (configuration parsed by its own `loadConfig`, so
+ * `ENRICHMENT=off` and `MAX_BODY_BYTES` mean what they mean there), plus what only a benchmark
+ * needs, outside the product: a Drizzle logger that counts SQL statements, and `GET /__bench/stats`
+ * with that count, the enrichment counters and the process's memory.
+ * Usage: DATABASE_URL=postgres://… UPSTREAM_URL=http://… gateway.ts
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { openDatabase } from '@control-layer/db';
+import { DENIAL_CODES, PASS_THROUGH_REASONS } from '@control-layer/enrichment';
+import { createGateway, type GatewayLogger, LOG_LEVELS, loadConfig } from '../../packages/gateway/src/index.ts';
+
+const config = loadConfig({ PORT: '0', ...process.env });
+if (config.database.kind !== 'postgres' || config.upstreamUrl === null) {
+  console.error('usage: DATABASE_URL=postgres://… UPSTREAM_URL=http://… gateway.ts');
+  process.exit(2);
+}
+
+/** What `GET /__bench/stats` answers. */
+export interface GatewayBenchStats {
+  statements: number;
+  enriched: number;
+  passThrough: Record<string, number>;
+  memory: NodeJS.MemoryUsage;
+}
+
+/**
+ * Warnings and errors as JSON lines on stderr, as pino would write them; below `LOG_LEVEL`, nothing.
+ * The benchmarks run at `warn`: an access line per request would measure the log pipe.
+ */
+function stderrLogger(level: string): GatewayLogger {
+  const rank = (name: string) => LOG_LEVELS.indexOf(name as (typeof LOG_LEVELS)[number]);
+  const write = (name: string) => (fields: object, msg: string) => {
+    // Requests cut by the benchmark stopping this process are expected, not worth a line.
+    if (stopping || level === 'silent' || rank(name) > rank(level)) return;
+    console.error(JSON.stringify({ level: name, msg, ...fields }));
+  };
+  return { error: write('error'), warn: write('warn'), info: write('info'), debug: write('debug') };
+}
+
+let stopping = false;
+let statements = 0;
+const { db, close } = await openDatabase(config.database.url, {
+  logger: {
+    logQuery: () => {
+      statements++;
+    },
+  },
+});
+const gateway = createGateway({
+  db,
+  upstreamUrl: config.upstreamUrl,
+  enrichment: config.enrichment,
+  maxBodyBytes: config.maxBodyBytes,
+  upstreamConnectTimeoutMs: config.upstreamConnectTimeoutMs,
+  upstreamHeadersTimeoutMs: config.upstreamHeadersTimeoutMs,
+  upstreamBodyTimeoutMs: config.upstreamBodyTimeoutMs,
+  logger: stderrLogger(config.logLevel),
+});
+
+function stats(): GatewayBenchStats {
+  const { enriched, passThrough } = gateway.metrics;
+  return {
+    statements,
+    enriched: DENIAL_CODES.reduce((sum, code) => sum + enriched.get(code), 0),
+    passThrough: Object.fromEntries(PASS_THROUGH_REASONS.map((reason) => [reason, passThrough.get(reason)])),
+    memory: process.memoryUsage(),
+  };
+}
+
+const handle = gateway.callback();
+const server = createServer((req, res) => {
+  if (req.url !== '/__bench/stats') return handle(req, res);
+  req.resume();
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(stats()));
+});
+server.listen(config.port, config.host, () => {
+  console.log(`LISTENING http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+});
+// A normal exit, so that --cpu-prof and --heap-prof write their profiles.
+process.once('SIGTERM', () => {
+  stopping = true;
+  server.closeAllConnections();
+  server.close();
+  void gateway
+    .destroy()
+    .then(close)
+    .finally(() => process.exit(0));
+});
