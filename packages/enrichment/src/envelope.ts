@@ -43,15 +43,27 @@ export function requestIdOf(ctx: Context): string | null {
 }
 
 /**
+ * Let go of a response body that is being replaced. An upstream body that can be drained (undici's
+ * `dump()`) is read to its end and discarded, so its kept-alive connection is reused; any other
+ * stream is destroyed.
+ */
+function releaseBody(body: unknown): void {
+  if (!body || typeof body !== 'object') return;
+  const { dump, destroy } = body as { dump?: unknown; destroy?: unknown };
+  if (typeof dump === 'function') {
+    (dump.call(body) as Promise<void>).catch(() => {});
+  } else if (typeof destroy === 'function') {
+    destroy.call(body);
+  }
+}
+
+/**
  * Replace whatever response is in `ctx` by an error in the envelope. The headers that described
  * the old body (length, encoding, ranges) go with it, and a streamed old body is destroyed so the
  * connection behind it (an upstream response) is released.
  */
 export function sendError(ctx: Context, code: ErrorCode, message: string, extras: ErrorExtras = {}): void {
-  const previous: unknown = ctx.body;
-  if (previous && typeof (previous as { destroy?: unknown }).destroy === 'function') {
-    (previous as { destroy: () => void }).destroy();
-  }
+  releaseBody(ctx.body);
   for (const header of [
     'content-length',
     'content-encoding',

@@ -8,6 +8,7 @@ import { requestIdOf, sendError } from './envelope.ts';
 import { ERROR_SPECS } from './error-codes.ts';
 import { modelOf } from './model-name.ts';
 import { type ErrorEnrichmentOptions, type PassThroughReason, resolveOptions } from './options.ts';
+import { discardRest } from './request-body.ts';
 
 function isForbidden(error: unknown): boolean {
   return error !== null && typeof error === 'object' && ((error as { status?: unknown }).status ?? 0) === 403;
@@ -36,8 +37,9 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
       sendError(ctx, 'request_too_large', `Request body exceeds the limit of ${maxBodyBytes} bytes.`, {
         limit_bytes: maxBodyBytes,
       });
-      // The rest of the upload is never read; closing keeps the connection from carrying it.
+      // The rest of the upload is discarded, not buffered, and the connection closes after it.
       ctx.set('connection', 'close');
+      discardRest(ctx.req);
       return;
     }
     if (capture.kind === 'aborted') {

@@ -15,10 +15,12 @@ export function hasBody(req: IncomingMessage): boolean {
 /**
  * Read the whole body, refusing early past `limit` bytes: at once when the declared length says
  * so, else as soon as the running total does, so a huge upload costs at most `limit` in memory.
+ * With a declared length the body is copied once into a buffer of that size.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<BodyCapture> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) return Promise.resolve({ kind: 'too_large' });
+  const exact = Number.isSafeInteger(declared) && declared > 0 ? Buffer.allocUnsafe(declared) : null;
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let received = 0;
@@ -30,16 +32,17 @@ export function readBody(req: IncomingMessage, limit: number): Promise<BodyCaptu
       resolve(result);
     };
     const onData = (chunk: Buffer) => {
-      received += chunk.length;
-      if (received > limit) {
-        // Stop buffering; the 413 goes out with `connection: close` so the rest is never read.
-        req.pause();
+      if (received + chunk.length > limit) {
         finish({ kind: 'too_large' });
         return;
       }
-      chunks.push(chunk);
+      if (exact) chunk.copy(exact, received);
+      else chunks.push(chunk);
+      received += chunk.length;
     };
-    const onEnd = () => finish({ kind: 'captured', bytes: Buffer.concat(chunks, received) });
+    // Node's parser never delivers more or fewer bytes than a declared length.
+    const onEnd = () =>
+      finish({ kind: 'captured', bytes: exact ? exact.subarray(0, received) : Buffer.concat(chunks, received) });
     const onError = (error: Error) => finish({ kind: 'aborted', error });
     const onAborted = () => finish({ kind: 'aborted', error: new Error('client aborted the upload') });
     req.on('data', onData);
@@ -47,4 +50,19 @@ export function readBody(req: IncomingMessage, limit: number): Promise<BodyCaptu
     req.on('error', onError);
     req.on('aborted', onAborted);
   });
+}
+
+/**
+ * After refusing an upload, read and discard what the client is still sending, for a bounded
+ * time, before the connection closes. Closing with unread data makes the kernel reset the
+ * connection, and the reset can reach the client before the refusal does (a "lingering close",
+ * as nginx does). Nothing is buffered.
+ */
+export function discardRest(req: IncomingMessage, maxMs = 2000): void {
+  const timer = setTimeout(() => req.socket.destroy(), maxMs);
+  timer.unref();
+  req.once('end', () => clearTimeout(timer));
+  req.once('close', () => clearTimeout(timer));
+  req.on('error', () => {});
+  req.resume();
 }
