@@ -6,23 +6,8 @@
  * exact, not sampled.
  * Usage: node --import tsx bench/enrichment-path.ts [--quick]
  */
-import { randomUUID } from 'node:crypto';
-import {
-  addDeploymentToGroup,
-  addUserToGroup,
-  createTransaction,
-  type Database,
-  setTrafficRule,
-} from '@control-layer/db';
-import { Decimal } from 'decimal.js';
-import {
-  addTestCredits,
-  createTestApiKey,
-  createTestEndpoint,
-  createTestGroup,
-  createTestModel,
-  createTestUser,
-} from '../packages/db/src/testing/index.ts';
+import type { Database } from '@control-layer/db';
+import { seedDenialWorld } from '../packages/db/src/testing/index.ts';
 import { jsonBody, KiB } from './lib/bodies.ts';
 import type { ChildServer } from './lib/child-server.ts';
 import { startBenchDatabase } from './lib/database.ts';
@@ -52,34 +37,14 @@ const EXPECTED: Record<State, { status: number; code: string }> = {
   'nothing to explain': { status: 403, code: 'forbidden' },
 };
 
-/**
- * `bench-model` reachable through one group, batch keys denied on it; a member with credits holds
- * a realtime key (nothing to explain) and a batch key (modality blocked); a member without credits
- * and an outsider with credits hold realtime keys.
- */
+/** A key in each state, from the shared fixture (`bench-model`, batch keys denied on it). */
 async function seedKeys(db: Database): Promise<Record<State, string>> {
-  const admin = await createTestUser(db, { isAdmin: true });
-  const endpoint = await createTestEndpoint(db, `bench-endpoint-${randomUUID()}`, admin.id);
-  const model = await createTestModel(db, 'bench-upstream-model', MODEL, endpoint, admin.id);
-  const group = await createTestGroup(db);
-  await addDeploymentToGroup(db, model, group.id, admin.id);
-  await setTrafficRule(db, { deployedModelId: model, apiKeyPurpose: 'batch', action: 'deny' });
-
-  const member = await createTestUser(db);
-  await addUserToGroup(db, member.id, group.id);
-  await addTestCredits(db, member.id, '100.00');
-  const broke = await createTestUser(db);
-  await addUserToGroup(db, broke.id, group.id);
-  await addTestCredits(db, broke.id, '1.00');
-  await createTransaction(db, { userId: broke.id, type: 'usage', amount: new Decimal('2.50'), sourceId: randomUUID() });
-  const outsider = await createTestUser(db);
-  await addTestCredits(db, outsider.id, '100.00');
-
+  const { keys } = await seedDenialWorld(db, MODEL);
   return {
-    'no access': (await createTestApiKey(db, outsider.id, 'realtime')).secret,
-    'modality blocked': (await createTestApiKey(db, member.id, 'batch')).secret,
-    'no credits': (await createTestApiKey(db, broke.id, 'realtime')).secret,
-    'nothing to explain': (await createTestApiKey(db, member.id, 'realtime')).secret,
+    'no access': keys.outsider,
+    'modality blocked': keys.batch,
+    'no credits': keys.broke,
+    'nothing to explain': keys.working,
   };
 }
 

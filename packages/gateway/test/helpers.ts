@@ -11,15 +11,7 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Database } from '@control-layer/db';
-import { addDeploymentToGroup, addUserToGroup, setTrafficRule } from '@control-layer/db';
-import {
-  addTestCredits,
-  createTestApiKey,
-  createTestEndpoint,
-  createTestGroup,
-  createTestModel,
-  createTestUser,
-} from '@control-layer/db/testing';
+import { seedDenialWorld } from '@control-layer/db/testing';
 import type Koa from 'koa';
 import OpenAI from 'openai';
 import { createGateway, createStubUpstream, type Gateway, type GatewayOptions } from '../src/index.ts';
@@ -113,33 +105,8 @@ export const chat = (model: string = MODEL) => ({ model, messages: [{ role: 'use
  * `working` (member, credits), `batch` (same owner, batch purpose), `broke` (member, balance
  * -50), `outsider` (credits, no group).
  */
-export async function seedWorld(db: Database) {
-  const admin = await createTestUser(db, { isAdmin: true });
-  const endpoint = await createTestEndpoint(db, 'endpoint', admin.id);
-  const model = await createTestModel(db, 'upstream-gpt', MODEL, endpoint, admin.id);
-  const group = await createTestGroup(db);
-  await addDeploymentToGroup(db, model, group.id);
-  await setTrafficRule(db, { deployedModelId: model, apiKeyPurpose: 'batch', action: 'deny' });
-
-  const member = await createTestUser(db);
-  await addUserToGroup(db, member.id, group.id);
-  await addTestCredits(db, member.id, '50.00');
-  const broke = await createTestUser(db);
-  await addUserToGroup(db, broke.id, group.id);
-  await addTestCredits(db, broke.id, '50.00');
-  await addTestCredits(db, broke.id, '100.00', 'usage');
-  const outsider = await createTestUser(db);
-  await addTestCredits(db, outsider.id, '50.00');
-
-  return {
-    modelId: model,
-    keys: {
-      working: (await createTestApiKey(db, member.id, 'realtime')).secret,
-      batch: (await createTestApiKey(db, member.id, 'batch')).secret,
-      broke: (await createTestApiKey(db, broke.id, 'realtime')).secret,
-      outsider: (await createTestApiKey(db, outsider.id, 'realtime')).secret,
-    },
-  };
+export function seedWorld(db: Database) {
+  return seedDenialWorld(db, MODEL);
 }
 
 /**

@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Decimal } from 'decimal.js';
 import type { Database } from '../database.ts';
-import { createDeployedModel, createGroup, createInferenceEndpoint } from '../queries/access.ts';
+import {
+  addDeploymentToGroup,
+  addUserToGroup,
+  createDeployedModel,
+  createGroup,
+  createInferenceEndpoint,
+  setTrafficRule,
+} from '../queries/access.ts';
 import { type CreatedApiKey, createApiKey } from '../queries/api-keys.ts';
 import { createTransaction } from '../queries/credits.ts';
 import { createUser } from '../queries/users.ts';
@@ -67,4 +74,52 @@ export async function addTestCredits(
   type: TransactionType = 'admin_grant',
 ): Promise<void> {
   await createTransaction(db, { userId, type, amount: new Decimal(amount), sourceId: randomUUID() });
+}
+
+/** Plaintext keys of `seedDenialWorld`, one per outcome a router's 403 can have. */
+export interface DenialWorldKeys {
+  /** A member with credits, realtime purpose: nothing to explain. */
+  working: string;
+  /** The same member's batch key: blocked by the deny rule. */
+  batch: string;
+  /** A member whose balance is -50: no credits. */
+  broke: string;
+  /** A user with credits in no group: no access. */
+  outsider: string;
+}
+
+/**
+ * One model `alias` reachable through a group, with batch keys denied on it, and a key for each
+ * outcome (see `DenialWorldKeys`). Shared by the gateway's tests and the benchmarks.
+ */
+export async function seedDenialWorld(
+  db: Database,
+  alias: string,
+): Promise<{ modelId: string; keys: DenialWorldKeys }> {
+  const admin = await createTestUser(db, { isAdmin: true });
+  const endpoint = await createTestEndpoint(db, `endpoint-${randomUUID()}`, admin.id);
+  const modelId = await createTestModel(db, `upstream-${alias}`, alias, endpoint, admin.id);
+  const group = await createTestGroup(db);
+  await addDeploymentToGroup(db, modelId, group.id);
+  await setTrafficRule(db, { deployedModelId: modelId, apiKeyPurpose: 'batch', action: 'deny' });
+
+  const member = await createTestUser(db);
+  await addUserToGroup(db, member.id, group.id);
+  await addTestCredits(db, member.id, '50.00');
+  const broke = await createTestUser(db);
+  await addUserToGroup(db, broke.id, group.id);
+  await addTestCredits(db, broke.id, '50.00');
+  await addTestCredits(db, broke.id, '100.00', 'usage');
+  const outsider = await createTestUser(db);
+  await addTestCredits(db, outsider.id, '50.00');
+
+  return {
+    modelId,
+    keys: {
+      working: (await createTestApiKey(db, member.id, 'realtime')).secret,
+      batch: (await createTestApiKey(db, member.id, 'batch')).secret,
+      broke: (await createTestApiKey(db, broke.id, 'realtime')).secret,
+      outsider: (await createTestApiKey(db, outsider.id, 'realtime')).secret,
+    },
+  };
 }

@@ -1,3 +1,4 @@
+export type { DenialWorldKeys } from './fixtures.ts';
 export * from './fixtures.ts';
 export { rejection, sqlState } from './rejection.ts';
 export type { TestDatabase, TestDatabaseOptions } from './test-database.ts';
