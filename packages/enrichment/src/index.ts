@@ -1,4 +1,5 @@
 export { bearerToken } from './bearer-token.ts';
+export { DeadlineExceededError, withDeadline } from './deadline.ts';
 export type { Denial } from './diagnose.ts';
 export { diagnoseDenial } from './diagnose.ts';
 export type { ErrorBody, ErrorExtras } from './envelope.ts';
@@ -28,5 +29,6 @@ export {
   EnrichmentOptionsError,
   PASS_THROUGH_REASONS,
 } from './options.ts';
+export { hasBody } from './request-body.ts';
 export type { AccessDenialCode, AccessVerdict } from './validate-access.ts';
 export { ACCESS_DENIAL_CODES, validateApiKeyModelAccess } from './validate-access.ts';

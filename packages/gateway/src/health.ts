@@ -1,3 +1,4 @@
+import { withDeadline } from '@control-layer/enrichment';
 import type { Context, Middleware } from 'koa';
 
 /**
@@ -26,10 +27,6 @@ export interface ReadinessOptions {
   onFailure?: (error: unknown) => void;
 }
 
-class ReadinessTimeoutError extends Error {
-  override readonly name = 'ReadinessTimeoutError';
-}
-
 /**
  * `GET /readyz`: 200 while the database answers, 503 while it does not. Each probe asks again,
  * so readiness comes back by itself when the database does. Concurrent probes share one check,
@@ -44,20 +41,12 @@ export function readyz(options: ReadinessOptions): Middleware {
   let inFlight: Promise<boolean> | null = null;
 
   const probe = async (): Promise<boolean> => {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new ReadinessTimeoutError(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    });
-    const work = check();
-    work.catch(() => {});
     try {
-      await Promise.race([work, timeout]);
+      await withDeadline(check(), timeoutMs);
       return true;
     } catch (error) {
       onFailure(error);
       return false;
-    } finally {
-      clearTimeout(timer);
     }
   };
 

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import { requestIdOf, sendError } from '@control-layer/enrichment';
+import { hasBody, requestIdOf, sendError } from '@control-layer/enrichment';
 import type { Context, Middleware } from 'koa';
 import type { Dispatcher } from 'undici';
 import { endToEndHeaders } from './hop-by-hop.ts';
@@ -58,12 +58,6 @@ const RESPONSE_DROP: ReadonlySet<string> = new Set([REQUEST_ID_HEADER]);
 // `.` and `..` segments, also percent-encoded: an upstream that normalises them would serve a path
 // outside `/v1` (RFC 3986 §5.2.4).
 const DOT_SEGMENT = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i;
-
-/** Whether a request carries a body (RFC 9112 §6.3): chunked, or a length above zero. */
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
 
 const silent: ProxyLogger = { warn: () => {}, debug: () => {} };
 
