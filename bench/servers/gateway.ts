@@ -8,7 +8,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { openDatabase } from '@control-layer/db';
-import { DENIAL_CODES, PASS_THROUGH_REASONS } from '@control-layer/enrichment';
+import { PASS_THROUGH_REASONS } from '@control-layer/enrichment';
 import { createGateway, type GatewayLogger, LOG_LEVELS, loadConfig } from '../../packages/gateway/src/index.ts';
 
 const config = loadConfig({ PORT: '0', ...process.env });
@@ -59,12 +59,18 @@ const gateway = createGateway({
   logger: stderrLogger(config.logLevel),
 });
 
-function stats(): GatewayBenchStats {
-  const { enriched, passThrough } = gateway.metrics;
+async function stats(): Promise<GatewayBenchStats> {
+  const enriched = (await gateway.metrics.enriched.get()).values;
+  const passThrough = (await gateway.metrics.passThrough.get()).values;
   return {
     statements,
-    enriched: DENIAL_CODES.reduce((sum, code) => sum + enriched.get(code), 0),
-    passThrough: Object.fromEntries(PASS_THROUGH_REASONS.map((reason) => [reason, passThrough.get(reason)])),
+    enriched: enriched.reduce((sum, { value }) => sum + value, 0),
+    passThrough: Object.fromEntries(
+      PASS_THROUGH_REASONS.map((reason) => [
+        reason,
+        passThrough.find(({ labels }) => labels.reason === reason)?.value ?? 0,
+      ]),
+    ),
     memory: process.memoryUsage(),
   };
 }
@@ -73,8 +79,10 @@ const handle = gateway.callback();
 const server = createServer((req, res) => {
   if (req.url !== '/__bench/stats') return handle(req, res);
   req.resume();
-  res.writeHead(200, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(stats()));
+  void stats().then((body) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  });
 });
 server.listen(config.port, config.host, () => {
   console.log(`LISTENING http://127.0.0.1:${(server.address() as AddressInfo).port}`);

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 
 /** pino's levels, plus `silent`. */
@@ -22,6 +23,10 @@ export interface GatewayConfig {
   upstreamHeadersTimeoutMs: number;
   upstreamBodyTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /** Processes serving the port: 1 runs in this process, more run a node:cluster primary and workers. */
+  workers: number;
+  /** Connections each process's pool may open to the database (and as many to a replica). */
+  databasePoolMax: number;
 }
 
 /** The environment was not usable; `problems` names each variable at fault. */
@@ -81,6 +86,14 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     database = { kind: 'embedded', dataDir: path.resolve(base, read('DATA_DIR') ?? '.data') };
   }
 
+  const workers = parseWorkers(read('WORKERS'), problems);
+  if (workers > 1 && database.kind === 'embedded') {
+    problems.push(
+      'WORKERS above 1 needs DATABASE_URL: the embedded database can be opened by one process only ' +
+        '(set DATABASE_URL to a Postgres server, or WORKERS=1)',
+    );
+  }
+
   const upstreamUrl = parseUpstreamUrl(read('UPSTREAM_URL'), problems);
 
   const logLevel = (read('LOG_LEVEL') ?? 'info').toLowerCase();
@@ -106,9 +119,27 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     upstreamHeadersTimeoutMs: millis('UPSTREAM_HEADERS_TIMEOUT_MS', 300_000),
     upstreamBodyTimeoutMs: millis('UPSTREAM_BODY_TIMEOUT_MS', 300_000),
     shutdownTimeoutMs: millis('SHUTDOWN_TIMEOUT_MS', 10_000),
+    workers,
+    databasePoolMax: integer('DATABASE_POOL_MAX', DEFAULT_DATABASE_POOL_MAX, 1, 1000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** Connections per process when DATABASE_POOL_MAX is unset. */
+export const DEFAULT_DATABASE_POOL_MAX = 10;
+const MAX_WORKERS = 256;
+
+/** `WORKERS`: a count, or `auto` for the parallelism this process may use (cores, or its CPU quota). */
+function parseWorkers(raw: string | undefined, problems: string[]): number {
+  if (raw === undefined) return 1;
+  if (raw.toLowerCase() === 'auto') return Math.min(os.availableParallelism(), MAX_WORKERS);
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < 1 || value > MAX_WORKERS) {
+    problems.push(`WORKERS must be auto or an integer from 1 to ${MAX_WORKERS}, got ${JSON.stringify(raw)}`);
+    return 1;
+  }
+  return value;
 }
 
 function parseUpstreamUrl(raw: string | undefined, problems: string[]): string | null {

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { accessLog } from './access-log.ts';
 import { errorResponses } from './error-responses.ts';
 import { healthz, readyz } from './health.ts';
-import { createMetrics, type GatewayMetrics, metricsEndpoint } from './metrics.ts';
+import { createMetrics, type GatewayMetrics, type MetricsSource, metricsEndpoint } from './metrics.ts';
 import { proxy } from './proxy.ts';
 import { requestId } from './request-id.ts';
 import { securityHeaders } from './security-headers.ts';
@@ -63,6 +63,12 @@ export interface GatewayOptions {
   readinessTimeoutMs?: number;
   /** @default a pino logger that writes nothing */
   logger?: GatewayLogger;
+  /**
+   * Where `/metrics` gets its text, given this gateway's own metrics (a cluster worker passes
+   * `clusterMetricsSource`, which answers with the sum over every worker).
+   * @default this process's metrics
+   */
+  metricsSource?: (own: GatewayMetrics) => MetricsSource;
 }
 
 /** The Koa app, with its metrics and ways to release its upstream connections. */
@@ -124,8 +130,8 @@ export function createGateway(options: GatewayOptions): Gateway {
         ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
         ...(options.enrichmentTimeoutMs !== undefined && { timeoutMs: options.enrichmentTimeoutMs }),
         logger,
-        onEnriched: ({ code }) => metrics.enriched.inc(code),
-        onPassThrough: ({ reason }) => metrics.passThrough.inc(reason),
+        onEnriched: ({ code }) => metrics.enriched.inc({ code }),
+        onPassThrough: ({ reason }) => metrics.passThrough.inc({ reason }),
       }),
     );
   }
@@ -137,10 +143,10 @@ export function createGateway(options: GatewayOptions): Gateway {
       bodyTimeoutMs: options.upstreamBodyTimeoutMs ?? 300_000,
       logger,
       onUpstreamResponse: ({ status, seconds }) =>
-        metrics.upstreamLatency.observe(`${Math.floor(status / 100)}xx`, seconds),
+        metrics.upstreamLatency.observe({ status_class: `${Math.floor(status / 100)}xx` }, seconds),
       onUpstreamFailure: ({ code, seconds }) => {
-        metrics.upstreamFailures.inc(code);
-        metrics.upstreamLatency.observe('error', seconds);
+        metrics.upstreamFailures.inc({ code });
+        metrics.upstreamLatency.observe({ status_class: 'error' }, seconds);
       },
     }),
   );
@@ -156,7 +162,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'database not reachable'),
     }),
   );
-  router.get('/metrics', metricsEndpoint(metrics));
+  router.get('/metrics', metricsEndpoint(options.metricsSource?.(metrics) ?? (() => metrics.render())));
   router.all(AI_ROUTE, ...aiRoute);
 
   const app = new Koa();

@@ -1,7 +1,16 @@
 export type { AccessLogger, AccessLogOptions } from './access-log.ts';
 export { accessLog } from './access-log.ts';
+export type { ClusterOptions } from './cluster.ts';
+export {
+  clusterMetricsSource,
+  isClusterWorker,
+  onShutdownSignal,
+  reportReady,
+  restartDelayMs,
+  runPrimary,
+} from './cluster.ts';
 export type { DatabaseConfig, GatewayConfig, LogLevel } from './config.ts';
-export { ConfigError, LOG_LEVELS, loadConfig } from './config.ts';
+export { ConfigError, DEFAULT_DATABASE_POOL_MAX, LOG_LEVELS, loadConfig } from './config.ts';
 export type { Gateway, GatewayLogger, GatewayOptions } from './create-gateway.ts';
 export { AI_ROUTE, createGateway } from './create-gateway.ts';
 export type { DemoCommand } from './demo-data.ts';
@@ -12,8 +21,8 @@ export type { ReadinessOptions } from './health.ts';
 export { healthz, readyz } from './health.ts';
 export type { HeaderMap } from './hop-by-hop.ts';
 export { connectionTokens, endToEndHeaders, HOP_BY_HOP_HEADERS, isHopByHop } from './hop-by-hop.ts';
-export type { GatewayMetrics } from './metrics.ts';
-export { Counter, createMetrics, Histogram, metricsEndpoint, PROMETHEUS_CONTENT_TYPE } from './metrics.ts';
+export type { GatewayMetrics, MetricsSource } from './metrics.ts';
+export { createMetrics, gauge, metricsEndpoint, PROMETHEUS_CONTENT_TYPE, processMetrics } from './metrics.ts';
 export type { ProxyLogger, ProxyOptions } from './proxy.ts';
 export { proxy } from './proxy.ts';
 export { REQUEST_ID_HEADER, requestId } from './request-id.ts';

@@ -1,12 +1,14 @@
 /**
  * `pnpm start`: the gateway, configured from the environment (see config.ts). Without
  * DATABASE_URL it runs on an embedded PGlite database with demo data; without UPSTREAM_URL it
- * starts the stub upstream in the same process. SIGTERM or SIGINT drains and stops it.
+ * starts the stub upstream in the same process. SIGTERM or SIGINT drains and stops it. With
+ * WORKERS above 1 this process becomes a cluster primary (cluster.ts) and each worker runs this file.
  */
 import type { Server } from 'node:http';
 import path from 'node:path';
 import { migrate, openDatabase } from '@control-layer/db';
 import { pino } from 'pino';
+import { clusterMetricsSource, isClusterWorker, onShutdownSignal, reportReady, runPrimary } from './cluster.ts';
 import { ConfigError, type GatewayConfig, loadConfig } from './config.ts';
 import { createGateway } from './create-gateway.ts';
 import { demoCurlCommands, seedDemoData } from './demo-data.ts';
@@ -47,9 +49,21 @@ async function timed<T>(step: string, work: () => Promise<T>): Promise<T> {
   }
 }
 
+if (config.workers > 1 && !isClusterWorker()) {
+  // Migrations run once, here, before any worker opens the database.
+  try {
+    const once = await openDatabase(databaseUrl, { poolSize: 1 });
+    await migrate(once.db).finally(once.close);
+  } catch (error) {
+    logger.fatal({ database: where, err: rootMessage(error) }, 'could not open and migrate the database');
+    process.exit(1);
+  }
+  process.exit(await runPrimary({ workers: config.workers, logger, shutdownTimeoutMs: config.shutdownTimeoutMs }));
+}
+
 let database: Awaited<ReturnType<typeof openDatabase>>;
 try {
-  database = await timed('database', () => openDatabase(databaseUrl));
+  database = await timed('database', () => openDatabase(databaseUrl, { poolSize: config.databasePoolMax }));
   const { db } = database;
   await timed('migrations', () => migrate(db));
   if (embedded) await timed('demoData', () => seedDemoData(db));
@@ -76,6 +90,7 @@ const gateway = createGateway({
   upstreamHeadersTimeoutMs: config.upstreamHeadersTimeoutMs,
   upstreamBodyTimeoutMs: config.upstreamBodyTimeoutMs,
   logger,
+  ...(isClusterWorker() && { metricsSource: clusterMetricsSource }),
 });
 
 let server: Server;
@@ -96,8 +111,9 @@ logger.info(
     startupMs: Math.round(performance.now()),
     timings,
   },
-  'gateway ready',
+  isClusterWorker() ? 'worker listening' : 'gateway ready',
 );
+reportReady(url);
 if (embedded) {
   // For people, not log shippers: plain text on stderr, so it pastes as-is and stdout stays JSON.
   const lines = demoCurlCommands(url).map(({ title, command }) => `# ${title}\n${command}\n`);
@@ -126,5 +142,4 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
   logger.info({ drained }, 'stopped');
   process.exit(0);
 }
-process.on('SIGTERM', (signal) => void shutdown(signal));
-process.on('SIGINT', (signal) => void shutdown(signal));
+onShutdownSignal((signal) => void shutdown(signal));

@@ -1,167 +1,122 @@
 import { DENIAL_CODES, PASS_THROUGH_REASONS } from '@control-layer/enrichment';
 import type { Context, Middleware } from 'koa';
+import { type Aggregator, Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Prometheus text exposition format, version 0.0.4. */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
-/** Label values beyond this many per metric are counted under `other`: a bug must not explode a series. */
-const MAX_SERIES = 32;
-
-function escapeLabel(value: string): string {
-  return value.replaceAll('\\', '\\\\').replaceAll('\n', '\\n').replaceAll('"', '\\"');
+/**
+ * The gateway's metrics, each registered in `registry`. Labels are closed sets (codes, reasons,
+ * status classes, all typed), never a key, a user or a model, which would grow without bound and
+ * leak who calls what.
+ */
+export interface GatewayMetrics {
+  /** The gateway's own series; `/metrics` adds the process's (CPU, memory, event loop, GC). */
+  registry: Registry;
+  enriched: Counter<'code'>;
+  passThrough: Counter<'reason'>;
+  upstreamFailures: Counter<'code'>;
+  upstreamLatency: Histogram<'status_class'>;
+  /** The Prometheus text of the gateway's and the process's series. */
+  render(): Promise<string>;
 }
 
-function header(name: string, help: string, type: string): string {
-  return `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`;
-}
-
-/** A counter with one label; known values are listed up front so they show as 0 before they happen. */
-export class Counter {
-  private readonly series = new Map<string, number>();
-
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    readonly label: string,
-    known: readonly string[] = [],
-  ) {
-    for (const value of known) this.series.set(value, 0);
-  }
-
-  inc(labelValue: string, by = 1): void {
-    const key = this.series.has(labelValue) || this.series.size < MAX_SERIES ? labelValue : 'other';
-    this.series.set(key, (this.series.get(key) ?? 0) + by);
-  }
-
-  get(labelValue: string): number {
-    return this.series.get(labelValue) ?? 0;
-  }
-
-  render(): string {
-    let text = header(this.name, this.help, 'counter');
-    for (const [value, count] of this.series) text += `${this.name}{${this.label}="${escapeLabel(value)}"} ${count}\n`;
-    return text;
-  }
-}
-
-interface HistogramSeries {
-  buckets: number[];
-  sum: number;
-  count: number;
-}
-
-/** A histogram with one label and fixed upper bounds (in the unit of its name). */
-export class Histogram {
-  private readonly series = new Map<string, HistogramSeries>();
-
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    readonly label: string,
-    readonly bounds: readonly number[],
-  ) {}
-
-  observe(labelValue: string, value: number): void {
-    const key = this.series.has(labelValue) || this.series.size < MAX_SERIES ? labelValue : 'other';
-    let series = this.series.get(key);
-    if (!series) {
-      series = { buckets: this.bounds.map(() => 0), sum: 0, count: 0 };
-      this.series.set(key, series);
-    }
-    this.bounds.forEach((bound, i) => {
-      if (value <= bound) series.buckets[i] = (series.buckets[i] ?? 0) + 1;
-    });
-    series.sum += value;
-    series.count += 1;
-  }
-
-  count(labelValue: string): number {
-    return this.series.get(labelValue)?.count ?? 0;
-  }
-
-  render(): string {
-    let text = header(this.name, this.help, 'histogram');
-    for (const [value, series] of this.series) {
-      const label = `${this.label}="${escapeLabel(value)}"`;
-      this.bounds.forEach((bound, i) => {
-        text += `${this.name}_bucket{${label},le="${bound}"} ${series.buckets[i] ?? 0}\n`;
-      });
-      text += `${this.name}_bucket{${label},le="+Inf"} ${series.count}\n`;
-      text += `${this.name}_sum{${label}} ${series.sum}\n`;
-      text += `${this.name}_count{${label}} ${series.count}\n`;
-    }
-    return text;
-  }
+/** A counter whose `label` values in `known` show as 0 before they first happen. */
+function counter<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  label: L,
+  known: readonly string[],
+): Counter<L> {
+  const metric = new Counter<L>({ name, help, labelNames: [label], registers: [registry] });
+  for (const value of known) metric.inc({ [label]: value } as Record<L, string>, 0);
+  return metric;
 }
 
 /**
- * The gateway's metrics. Labels are closed sets (codes, reasons, status classes); never a key,
- * a user or a model, which would grow without bound and leak who calls what.
+ * A gauge without labels. Over a cluster the workers' values are combined with `aggregator`: `min`
+ * suits an "up" gauge (1 only when every worker sees it up), `sum` a quantity.
  */
-export interface GatewayMetrics {
-  enriched: Counter;
-  passThrough: Counter;
-  upstreamFailures: Counter;
-  upstreamLatency: Histogram;
-  render(): string;
+export function gauge(registry: Registry, name: string, help: string, aggregator: Aggregator = 'min'): Gauge {
+  return new Gauge({ name, help, aggregator, registers: [registry] });
+}
+
+let processRegistry: Registry | undefined;
+
+/**
+ * Prometheus's standard process series (`process_cpu_seconds_total`, `process_resident_memory_bytes`,
+ * `nodejs_heap_size_used_bytes`, event loop lag, GC): one set per process, however many gateways
+ * it runs, since each collector installs its own event-loop and GC observers.
+ */
+export function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
 }
 
 export function createMetrics(): GatewayMetrics {
-  const enriched = new Counter(
-    'gateway_enriched_responses_total',
-    'Upstream denials replaced by an explained error, by error code.',
-    'code',
-    DENIAL_CODES,
-  );
-  const passThrough = new Counter(
-    'gateway_passthrough_responses_total',
-    'Responses error enrichment left unchanged, by reason.',
-    'reason',
-    PASS_THROUGH_REASONS,
-  );
-  const upstreamFailures = new Counter(
-    'gateway_upstream_failures_total',
-    'Requests that got no upstream response, by the error code returned.',
-    'code',
-    ['upstream_unavailable', 'upstream_timeout'],
-  );
-  const upstreamLatency = new Histogram(
-    'gateway_upstream_response_seconds',
-    'Time from sending a request upstream to its response headers, by status class (error: none came).',
-    'status_class',
-    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
-  );
-  return {
-    enriched,
-    passThrough,
-    upstreamFailures,
-    upstreamLatency,
-    render: () =>
-      [enriched, passThrough, upstreamFailures, upstreamLatency].map((m) => m.render()).join('') + processMetrics(),
+  const registry = new Registry();
+  const metrics = {
+    registry,
+    enriched: counter(
+      registry,
+      'gateway_enriched_responses_total',
+      'Upstream denials replaced by an explained error, by error code.',
+      'code',
+      DENIAL_CODES,
+    ),
+    passThrough: counter(
+      registry,
+      'gateway_passthrough_responses_total',
+      'Responses error enrichment left unchanged, by reason.',
+      'reason',
+      PASS_THROUGH_REASONS,
+    ),
+    upstreamFailures: counter(
+      registry,
+      'gateway_upstream_failures_total',
+      'Requests that got no upstream response, by the error code returned.',
+      'code',
+      ['upstream_unavailable', 'upstream_timeout'],
+    ),
+    upstreamLatency: new Histogram({
+      name: 'gateway_upstream_response_seconds',
+      help: 'Time from sending a request upstream to its response headers, by status class (error: none came).',
+      labelNames: ['status_class'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+      registers: [registry],
+    }),
   };
+  const combined = Registry.merge([registry, processMetrics()]);
+  return { ...metrics, registry: combined, render: () => combined.metrics() };
 }
 
-/** The process's memory, the standard names Prometheus client libraries use. */
-function processMetrics(): string {
-  const memory = process.memoryUsage();
-  return (
-    header('process_resident_memory_bytes', 'Resident memory size in bytes.', 'gauge') +
-    `process_resident_memory_bytes ${memory.rss}\n` +
-    header('nodejs_heap_size_used_bytes', 'V8 heap in use, in bytes.', 'gauge') +
-    `nodejs_heap_size_used_bytes ${memory.heapUsed}\n`
-  );
-}
+/** Where `/metrics` gets its text: this process's metrics, or (in a cluster worker) every worker's sum. */
+export type MetricsSource = () => Promise<string>;
 
 /**
- * `GET /metrics` in Prometheus text format.
+ * `GET /metrics` in Prometheus text format. A source that fails (a cluster that does not answer)
+ * gives a 503, so a scrape reports a failure rather than one worker's share as the whole.
  *
  * @example
- * router.get('/metrics', metricsEndpoint(metrics));
+ * router.get('/metrics', metricsEndpoint(() => metrics.render()));
  */
-export function metricsEndpoint(metrics: GatewayMetrics): Middleware {
+export function metricsEndpoint(source: MetricsSource): Middleware {
   return async function metricsEndpoint(ctx: Context): Promise<void> {
     ctx.set('cache-control', 'no-store');
+    let text: string;
+    try {
+      text = await source();
+    } catch (error) {
+      ctx.status = 503;
+      ctx.type = 'text/plain; charset=utf-8';
+      ctx.body = `metrics unavailable: ${error instanceof Error ? error.message : String(error)}\n`;
+      return;
+    }
     ctx.type = PROMETHEUS_CONTENT_TYPE;
-    ctx.body = metrics.render();
+    ctx.body = text;
   };
 }

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import type { Database } from '@control-layer/db';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -29,6 +30,8 @@ test('defaults to 127.0.0.1:3000, the embedded database under ./.data, the stub,
     upstreamHeadersTimeoutMs: 300_000,
     upstreamBodyTimeoutMs: 300_000,
     shutdownTimeoutMs: 10_000,
+    workers: 1,
+    databasePoolMax: 10,
   } satisfies GatewayConfig);
 });
 
@@ -45,6 +48,8 @@ test('reads every variable', () => {
     UPSTREAM_HEADERS_TIMEOUT_MS: '2',
     UPSTREAM_BODY_TIMEOUT_MS: '3',
     SHUTDOWN_TIMEOUT_MS: '4',
+    WORKERS: '3',
+    DATABASE_POOL_MAX: '4',
   });
   assert.equal(config, {
     port: 8080,
@@ -58,7 +63,14 @@ test('reads every variable', () => {
     upstreamHeadersTimeoutMs: 2,
     upstreamBodyTimeoutMs: 3,
     shutdownTimeoutMs: 4,
+    workers: 3,
+    databasePoolMax: 4,
   });
+});
+
+test('WORKERS=auto is the parallelism available to the process', () => {
+  const config = loadConfig({ WORKERS: 'Auto', DATABASE_URL: 'postgres://db/app' });
+  assert.is(config.workers, os.availableParallelism());
 });
 
 test('puts the embedded database where the user ran pnpm (INIT_CWD), or in DATA_DIR', () => {
@@ -83,6 +95,10 @@ const invalid: [string, Record<string, string>, RegExp][] = [
   ['an upstream without a scheme', { UPSTREAM_URL: '/v1' }, /^UPSTREAM_URL must be an absolute http\(s\) URL/],
   ['an upstream with a query', { UPSTREAM_URL: 'http://r/?a=1' }, /^UPSTREAM_URL must not carry a query/],
   ['an unknown log level', { LOG_LEVEL: 'verbose' }, /^LOG_LEVEL must be one of fatal, error/],
+  ['no workers', { WORKERS: '0' }, /^WORKERS must be auto or an integer from 1 to 256/],
+  ['a worker count that is not a number', { WORKERS: 'all', DATABASE_URL: 'postgres://db/app' }, /^WORKERS must be/],
+  ['several workers on the embedded database', { WORKERS: '2' }, /^WORKERS above 1 needs DATABASE_URL/],
+  ['a pool of no connections', { DATABASE_POOL_MAX: '0' }, /^DATABASE_POOL_MAX must be an integer from 1 to 1000/],
   ['an enrichment switch other than on/off', { ENRICHMENT: 'yes' }, /^ENRICHMENT must be on or off/],
 ];
 for (const [what, env, message] of invalid) {

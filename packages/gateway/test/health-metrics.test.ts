@@ -6,7 +6,7 @@ import { openDatabase } from '@control-layer/db';
 import { createTestDatabase } from '@control-layer/db/testing';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Counter, PROMETHEUS_CONTENT_TYPE } from '../src/index.ts';
+import { PROMETHEUS_CONTENT_TYPE } from '../src/index.ts';
 import { chat, MODEL, seedWorld, send, startStack, waitFor } from './helpers.ts';
 import { tcpRelay } from './tcp-relay.ts';
 
@@ -78,36 +78,62 @@ test('counts enriched responses by code, pass-throughs by reason, and upstream l
   assert.is(value('gateway_passthrough_responses_total{reason="unknown_key"}'), 1);
   assert.is(value('gateway_upstream_response_seconds_count{status_class="4xx"}'), 4);
   assert.is(value('gateway_upstream_response_seconds_count{status_class="2xx"}'), 1);
-  assert.is(value('gateway_upstream_response_seconds_bucket{status_class="2xx",le="+Inf"}'), 1);
+  assert.is(value('gateway_upstream_response_seconds_bucket{le="+Inf",status_class="2xx"}'), 1);
 
-  // Exposition format: comments, or `name{labels} number`.
+  // Exposition format: comments, `name{labels} number` (NaN for a gauge with no sample yet), or
+  // the blank line prom-client puts between families.
   for (const line of text.trimEnd().split('\n')) {
-    assert.match(line, /^(# (HELP|TYPE) \w+ .+|\w+(\{(\w+="[^"]*",?)+\})? [\d.e+-]+)$/);
+    assert.match(line, /^(|# (HELP|TYPE) \w+ .+|\w+(\{(\w+="[^"]*",?)+\})? ([\d.e+-]+|NaN|Nan))$/);
   }
   for (const secret of [...Object.values(keys), MODEL, 'sk-unknown']) {
     assert.not.ok(text.includes(secret), `metrics must not name ${secret}`);
   }
 });
 
-test('folds label values beyond a bound into one series, so a bug cannot explode cardinality', () => {
-  const counter = new Counter('c_total', 'help', 'code');
-  for (let i = 0; i < 100; i++) counter.inc(`value-${i}`);
-  counter.inc('value-0');
-  assert.is(counter.get('value-0'), 2);
-  assert.is(counter.get('other'), 100 - 32);
-  assert.is(
-    counter
-      .render()
-      .split('\n')
-      .filter((l) => l.startsWith('c_total{')).length,
-    33,
-  );
+test("reports the process's standard series beside the gateway's, under Prometheus's usual names", async () => {
+  const text = (await send(`${metered.gatewayUrl}/metrics`)).body.toString();
+  for (const name of [
+    'process_cpu_seconds_total',
+    'process_resident_memory_bytes',
+    'nodejs_heap_size_used_bytes',
+    'nodejs_eventloop_lag_p99_seconds',
+    'process_open_fds',
+  ]) {
+    assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), name);
+    assert.match(text, new RegExp(`^${name} [\\d.e+-]+$`, 'm'), name);
+  }
 });
 
-test('escapes label values', () => {
-  const counter = new Counter('c_total', 'help', 'reason');
-  counter.inc('a"b\\c\nd');
-  assert.ok(counter.render().includes('c_total{reason="a\\"b\\\\c\\nd"} 1'));
+test('keeps the counts of two gateways in one process apart', async () => {
+  const other = await startStack(t.db);
+  try {
+    await send(`${other.gatewayUrl}/ai/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${keys.broke}` },
+      body: JSON.stringify(chat()),
+    });
+    const count = async (url: string) => {
+      const text = (await send(`${url}/metrics`)).body.toString();
+      return /^gateway_enriched_responses_total\{code="insufficient_credits"\} (\d+)$/m.exec(text)?.[1];
+    };
+    assert.is(await count(other.gatewayUrl), '1');
+    assert.is(await count(metered.gatewayUrl), '1', 'the first gateway counted one of its own, earlier');
+  } finally {
+    await other.close();
+  }
+});
+
+test('gives a 503 when its source of metrics fails, rather than a partial count', async () => {
+  const failing = await startStack(t.db, {
+    metricsSource: () => () => Promise.reject(new Error('the cluster primary did not answer')),
+  });
+  try {
+    const response = await send(`${failing.gatewayUrl}/metrics`);
+    assert.is(response.status, 503);
+    assert.match(response.body.toString(), /did not answer/);
+  } finally {
+    await failing.close();
+  }
 });
 
 test.run();

@@ -1,0 +1,178 @@
+/*
+ * `WORKERS=2` as processes: one port served by two workers, `/metrics` summed over them whichever
+ * answers, SIGTERM draining every worker, a dead worker replaced (at once, then with a back-off),
+ * and a primary that gives up when workers cannot start.
+ */
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { createTestDatabase } from '@control-layer/db/testing';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { restartDelayMs } from '../src/index.ts';
+import { chat, gate, scriptedUpstream, seedWorld, send, waitFor, within } from './helpers.ts';
+import { bareEnv, type LogLine, startProcess } from './process.ts';
+
+const test = suite('cluster');
+
+const t = await createTestDatabase();
+const { keys } = await seedWorld(t.db);
+const upstream = await scriptedUpstream();
+const started: ReturnType<typeof startProcess>[] = [];
+
+test.after(async () => {
+  for (const gateway of started) gateway.stop();
+  await upstream?.close();
+  await t?.close();
+});
+
+function startCluster(extra: Record<string, string> = {}) {
+  const gateway = startProcess(
+    process.execPath,
+    ['--import', 'tsx', 'src/main.ts'],
+    bareEnv({ DATABASE_URL: t.url, UPSTREAM_URL: upstream.url, PORT: '0', WORKERS: '2', ...extra }),
+  );
+  started.push(gateway);
+  return gateway;
+}
+
+const forbidden = () =>
+  upstream.respondWith((_req, res) => {
+    res.writeHead(403, { 'content-type': 'application/json' }).end('{"error":{"message":"Forbidden"}}');
+  });
+
+const workerPids = (logs: LogLine[]) =>
+  new Set(logs.filter((l) => l.msg === 'worker listening').map((l) => Number(l.pid)));
+
+test('serves one port from two workers and reports the sum of their metrics from either', async () => {
+  forbidden();
+  const gateway = startCluster();
+  const { url, pid } = await gateway.ready(90_000);
+  assert.is(workerPids(gateway.logs).size, 2);
+  assert.not.ok(workerPids(gateway.logs).has(pid), 'the primary serves nothing itself');
+
+  const denials = 8;
+  for (let i = 0; i < denials; i++) {
+    // A fresh connection each time: the primary hands connections to the workers in turn.
+    const response = await send(`${url}/ai/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${keys.broke}` },
+      body: JSON.stringify(chat()),
+    });
+    assert.is(response.status, 402);
+  }
+  const servedBy = new Set(gateway.logs.filter((l) => l.msg === 'request').map((l) => Number(l.pid)));
+  assert.is(servedBy.size, 2, 'both workers served requests');
+
+  for (let scrape = 0; scrape < 4; scrape++) {
+    const text = (await send(`${url}/metrics`)).body.toString();
+    assert.match(
+      text,
+      new RegExp(`^gateway_enriched_responses_total\\{code="insufficient_credits"\\} ${denials}$`, 'm'),
+    );
+    assert.match(text, /^gateway_upstream_response_seconds_count\{status_class="4xx"\} 8$/m);
+    // Process series are summed too: two workers' resident memory is more than one's.
+    const rss = Number(/^process_resident_memory_bytes (\d+)$/m.exec(text)?.[1]);
+    assert.ok(rss > 60 * 1024 * 1024, `two workers' memory, got ${rss}`);
+  }
+
+  process.kill(pid, 'SIGTERM');
+  assert.equal(await within(gateway.exited, 'the cluster to exit', 30_000), { code: 0, signal: null });
+});
+
+test('drains the requests in flight on every worker on SIGTERM, then exits 0', async () => {
+  const arrived: (() => void)[] = [];
+  const release = gate();
+  upstream.respondWith((_req, res) => {
+    arrived.shift()?.();
+    void release.promise.then(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"late":true}'));
+  });
+  const gateway = startCluster();
+  const { url, pid } = await gateway.ready(90_000);
+
+  const reached = [gate(), gate()];
+  for (const g of reached) arrived.push(g.open);
+  // Two connections: round-robin puts one on each worker.
+  const inFlight = [0, 1].map(() => send(`${url}/ai/v1/models`));
+  for (const request of inFlight) request.catch(() => {});
+  await within(Promise.all(reached.map((g) => g.promise)), 'both requests to reach the upstream');
+
+  process.kill(pid, 'SIGTERM');
+  await gateway.log('shutting down: draining every worker');
+  await waitFor(
+    async () => gateway.logs.filter((l) => l.msg === 'shutting down: no new connections, draining').length === 2,
+    'both workers to start draining',
+  );
+  release.open();
+  for (const response of await within(Promise.all(inFlight), 'the in-flight responses')) {
+    assert.is(response.status, 200);
+    assert.is(response.body.toString(), '{"late":true}');
+  }
+  assert.equal(await within(gateway.exited, 'the cluster to exit', 30_000), { code: 0, signal: null });
+  const stopped = gateway.logs.filter((l) => l.msg === 'stopped' && l.drained === true);
+  assert.is(stopped.length, 2, 'both workers drained');
+});
+
+test('replaces a dead worker at once, and the next one to die in a row after a back-off', async () => {
+  forbidden();
+  const gateway = startCluster();
+  const { url, pid } = await gateway.ready(90_000);
+  const [first] = [...workerPids(gateway.logs)];
+  process.kill(Number(first), 'SIGKILL');
+
+  const died = await gateway.log('worker died; starting a replacement');
+  assert.is(died.delayMs, 0);
+  assert.is(died.signal, 'SIGKILL');
+  await waitFor(async () => workerPids(gateway.logs).size === 3, 'a replacement worker', 60_000);
+  // Meanwhile, and after, the port keeps answering.
+  assert.is((await send(`${url}/healthz`)).status, 200);
+
+  const replacement = [...workerPids(gateway.logs)].at(-1);
+  process.kill(Number(replacement), 'SIGKILL');
+  await waitFor(
+    async () => gateway.logs.filter((l) => l.msg === 'worker died; starting a replacement').length === 2,
+    'the second death',
+  );
+  const second = gateway.logs.filter((l) => l.msg === 'worker died; starting a replacement')[1];
+  assert.is(second?.delayMs, restartDelayMs(2));
+  assert.ok(restartDelayMs(2) > 0);
+  await waitFor(async () => workerPids(gateway.logs).size === 4, 'a second replacement', 60_000);
+  for (let i = 0; i < 4; i++) assert.is((await send(`${url}/healthz`)).status, 200);
+
+  process.kill(pid, 'SIGTERM');
+  assert.equal(await within(gateway.exited, 'the cluster to exit', 30_000), { code: 0, signal: null });
+});
+
+test('gives up with a non-zero exit when workers keep dying at start', async () => {
+  const taken = createServer().listen(0, '127.0.0.1');
+  await once(taken, 'listening');
+  const port = (taken.address() as { port: number }).port;
+  try {
+    const gateway = startCluster({ PORT: String(port) });
+    const exit = await within(gateway.exited, 'the primary to give up', 90_000);
+    assert.is(exit.code, 1);
+    const fatal = gateway.logs.find((l) => l.msg === 'workers keep dying at start; giving up');
+    assert.ok(fatal, gateway.stderr());
+    assert.ok(gateway.logs.some((l) => l.msg === 'could not listen'));
+  } finally {
+    taken.close();
+  }
+});
+
+test('refuses several workers on the embedded database, naming the fix', async () => {
+  const gateway = startProcess(
+    process.execPath,
+    ['--import', 'tsx', 'src/main.ts'],
+    bareEnv({ WORKERS: '2', PORT: '0', DATA_DIR: '/nonexistent' }),
+  );
+  started.push(gateway);
+  const exit = await within(gateway.exited, 'the refusal', 30_000);
+  assert.is(exit.code, 2);
+  assert.match(gateway.stderr(), /WORKERS above 1 needs DATABASE_URL/);
+});
+
+test('computes the back-off: the first replacement at once, then doubling up to 30 s', () => {
+  assert.equal([1, 2, 3, 4, 5].map(restartDelayMs), [0, 250, 500, 1000, 2000]);
+  assert.is(restartDelayMs(50), 30_000);
+});
+
+test.run();
