@@ -27,6 +27,8 @@ export interface GatewayConfig {
   workers: number;
   /** Connections each process's pool may open to the database (and as many to a replica). */
   databasePoolMax: number;
+  /** Named prepared statements (off: they break behind PgBouncer < 1.21 in transaction mode). */
+  databasePreparedStatements: boolean;
 }
 
 /** The environment was not usable; `problems` names each variable at fault. */
@@ -106,6 +108,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     problems.push(`ENRICHMENT must be on or off, got ${JSON.stringify(enrichmentRaw)}`);
   }
 
+  const prepared = (read('DATABASE_PREPARED_STATEMENTS') ?? 'off').toLowerCase();
+  if (!['on', 'off'].includes(prepared)) {
+    problems.push(`DATABASE_PREPARED_STATEMENTS must be on or off, got ${JSON.stringify(prepared)}`);
+  }
+
   const config: GatewayConfig = {
     port,
     host: read('HOST') ?? '127.0.0.1',
@@ -121,6 +128,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     shutdownTimeoutMs: millis('SHUTDOWN_TIMEOUT_MS', 10_000),
     workers,
     databasePoolMax: integer('DATABASE_POOL_MAX', DEFAULT_DATABASE_POOL_MAX, 1, 1000),
+    databasePreparedStatements: prepared === 'on',
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -63,7 +63,12 @@ if (config.workers > 1 && !isClusterWorker()) {
 
 let database: Awaited<ReturnType<typeof openDatabase>>;
 try {
-  database = await timed('database', () => openDatabase(databaseUrl, { poolSize: config.databasePoolMax }));
+  database = await timed('database', () =>
+    openDatabase(databaseUrl, {
+      poolSize: config.databasePoolMax,
+      preparedStatements: config.databasePreparedStatements,
+    }),
+  );
   const { db } = database;
   await timed('migrations', () => migrate(db));
   if (embedded) await timed('demoData', () => seedDemoData(db));

@@ -32,6 +32,7 @@ test('defaults to 127.0.0.1:3000, the embedded database under ./.data, the stub,
     shutdownTimeoutMs: 10_000,
     workers: 1,
     databasePoolMax: 10,
+    databasePreparedStatements: false,
   } satisfies GatewayConfig);
 });
 
@@ -50,6 +51,7 @@ test('reads every variable', () => {
     SHUTDOWN_TIMEOUT_MS: '4',
     WORKERS: '3',
     DATABASE_POOL_MAX: '4',
+    DATABASE_PREPARED_STATEMENTS: 'ON',
   });
   assert.equal(config, {
     port: 8080,
@@ -65,6 +67,7 @@ test('reads every variable', () => {
     shutdownTimeoutMs: 4,
     workers: 3,
     databasePoolMax: 4,
+    databasePreparedStatements: true,
   });
 });
 
@@ -99,6 +102,7 @@ const invalid: [string, Record<string, string>, RegExp][] = [
   ['a worker count that is not a number', { WORKERS: 'all', DATABASE_URL: 'postgres://db/app' }, /^WORKERS must be/],
   ['several workers on the embedded database', { WORKERS: '2' }, /^WORKERS above 1 needs DATABASE_URL/],
   ['a pool of no connections', { DATABASE_POOL_MAX: '0' }, /^DATABASE_POOL_MAX must be an integer from 1 to 1000/],
+  ['a prepared-statement switch other than on/off', { DATABASE_PREPARED_STATEMENTS: '1' }, /^DATABASE_PREPARED/],
   ['an enrichment switch other than on/off', { ENRICHMENT: 'yes' }, /^ENRICHMENT must be on or off/],
 ];
 for (const [what, env, message] of invalid) {

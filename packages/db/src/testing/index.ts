@@ -1,5 +1,7 @@
 export type { DenialWorldKeys } from './fixtures.ts';
 export * from './fixtures.ts';
+export type { PgBouncerOptions, TestPgBouncer } from './pgbouncer.ts';
+export { findPgBouncer, startPgBouncer } from './pgbouncer.ts';
 export { rejection, sqlState } from './rejection.ts';
 export type { TestDatabase, TestDatabaseOptions } from './test-database.ts';
 export { createTestDatabase, withTestDatabase } from './test-database.ts';

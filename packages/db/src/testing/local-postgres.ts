@@ -16,7 +16,7 @@ export function findLocalPostgresBin(): string | null {
   return versions[0] ? join(PG_ROOT, versions[0], 'bin') : null;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
@@ -30,7 +30,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-function postgresUserIds(): { uid: number; gid: number } | null {
+export function postgresUserIds(): { uid: number; gid: number } | null {
   const id = (flag: string) => spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' });
   const uid = id('-u');
   const gid = id('-g');
