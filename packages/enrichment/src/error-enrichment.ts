@@ -1,8 +1,9 @@
-import { type DenialFacts, explainDenial } from '@control-layer/db';
+import type { DenialFacts } from '@control-layer/db';
 import type { Context, Middleware, Next } from 'koa';
 import { bearerToken } from './bearer-token.ts';
 import { captureBody } from './capture-body.ts';
 import { DeadlineExceededError, withDeadline } from './deadline.ts';
+import { denialLookup } from './denial-lookup.ts';
 import { diagnoseDenial } from './diagnose.ts';
 import { requestIdOf, sendError } from './envelope.ts';
 import { ERROR_SPECS } from './error-codes.ts';
@@ -29,7 +30,8 @@ function isForbidden(error: unknown): boolean {
  * app.use(errorEnrichment({ db, timeoutMs: 500, logger: pino() }));
  */
 export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
-  const { db, maxBodyBytes, timeoutMs, logger, onEnriched, onPassThrough } = resolveOptions(options);
+  const { db, readDb, coalesce, maxBodyBytes, timeoutMs, logger, onEnriched, onPassThrough } = resolveOptions(options);
+  const explainDenial = denialLookup({ db, coalesce, ...(readDb && { readDb }) });
 
   return async function errorEnrichment(ctx: Context, next: Next): Promise<void> {
     const capture = await captureBody(ctx, maxBodyBytes);
@@ -75,7 +77,7 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
     });
     let facts: DenialFacts | null;
     try {
-      facts = await withDeadline(explainDenial(db, token, model), timeoutMs);
+      facts = await withDeadline(explainDenial(token, model), timeoutMs);
     } catch (error) {
       const timedOut = error instanceof DeadlineExceededError;
       logger.warn(

@@ -1,5 +1,8 @@
 export { bearerToken } from './bearer-token.ts';
+export { coalesce } from './coalesce.ts';
 export { DeadlineExceededError, withDeadline } from './deadline.ts';
+export type { DenialLookup, ReadSource } from './denial-lookup.ts';
+export { denialLookup } from './denial-lookup.ts';
 export type { Denial } from './diagnose.ts';
 export { diagnoseDenial } from './diagnose.ts';
 export type { ErrorBody, ErrorExtras } from './envelope.ts';

@@ -1,4 +1,5 @@
 import type { Database } from '@control-layer/db';
+import type { ReadSource } from './denial-lookup.ts';
 import type { DenialCode } from './error-codes.ts';
 
 /** pino-compatible: `logger.warn({ requestId }, 'message')`. */
@@ -48,6 +49,17 @@ export interface ErrorEnrichmentOptions {
    * @default a logger that writes nothing
    */
   logger?: EnrichmentLogger;
+  /**
+   * Where the diagnosis runs: a read replica router (`createReadRouter` from `@control-layer/db`),
+   * which uses the replica while it is healthy and fresh and `db` otherwise.
+   * @default `db`
+   */
+  readDb?: ReadSource;
+  /**
+   * Concurrent diagnoses of the same key and model share one statement.
+   * @default true
+   */
+  coalesce?: boolean;
   /** Called after a response was replaced by an explained error. */
   onEnriched?: (event: EnrichedEvent) => void;
   /** Called when a response is left as it was, with the reason. */
@@ -56,6 +68,8 @@ export interface ErrorEnrichmentOptions {
 
 export interface ResolvedOptions {
   db: Database;
+  readDb: ReadSource | undefined;
+  coalesce: boolean;
   maxBodyBytes: number;
   timeoutMs: number;
   logger: EnrichmentLogger;
@@ -120,6 +134,12 @@ export function resolveOptions(options: ErrorEnrichmentOptions): ResolvedOptions
   if (!isFunction(logger?.warn)) {
     throw new EnrichmentOptionsError('errorEnrichment: `logger` must have a warn(fields, message) method');
   }
+  if (options.readDb !== undefined && !isFunction((options.readDb as { run?: unknown } | null)?.run)) {
+    throw new EnrichmentOptionsError('errorEnrichment: `readDb` must have a run(work) method (createReadRouter)');
+  }
+  if (options.coalesce !== undefined && typeof options.coalesce !== 'boolean') {
+    throw new EnrichmentOptionsError('errorEnrichment: `coalesce` must be a boolean');
+  }
   for (const hook of ['onEnriched', 'onPassThrough'] as const) {
     if (options[hook] !== undefined && !isFunction(options[hook])) {
       throw new EnrichmentOptionsError(`errorEnrichment: \`${hook}\` must be a function`);
@@ -127,6 +147,8 @@ export function resolveOptions(options: ErrorEnrichmentOptions): ResolvedOptions
   }
   return {
     db,
+    readDb: options.readDb,
+    coalesce: options.coalesce ?? true,
     maxBodyBytes,
     timeoutMs,
     logger,
