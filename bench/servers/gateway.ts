@@ -57,6 +57,8 @@ const gateway = createGateway({
   upstreamHeadersTimeoutMs: config.upstreamHeadersTimeoutMs,
   upstreamBodyTimeoutMs: config.upstreamBodyTimeoutMs,
   logger: stderrLogger(config.logLevel),
+  // Benchmark-only switch, to measure what coalescing saves.
+  coalesce: process.env.BENCH_COALESCE !== 'off',
 });
 
 async function stats(): Promise<GatewayBenchStats> {

@@ -1,5 +1,5 @@
 import type { Database } from '@control-layer/db';
-import { errorEnrichment } from '@control-layer/enrichment';
+import { errorEnrichment, type ReadSource } from '@control-layer/enrichment';
 import Router from '@koa/router';
 import { sql } from 'drizzle-orm';
 import Koa, { type Middleware } from 'koa';
@@ -36,6 +36,16 @@ export interface GatewayOptions {
    * @default 10485760 (10 MiB)
    */
   maxBodyBytes?: number;
+  /**
+   * Where diagnoses read: a read-replica router (`createReadRouter`); writes never go there.
+   * @default `db`
+   */
+  readDb?: ReadSource;
+  /**
+   * Concurrent diagnoses of the same key and model share one statement.
+   * @default true
+   */
+  coalesce?: boolean;
   /**
    * Time budget of one denial diagnosis, in ms; past it the upstream's 403 passes through.
    * @default 1000
@@ -129,6 +139,8 @@ export function createGateway(options: GatewayOptions): Gateway {
         db,
         ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
         ...(options.enrichmentTimeoutMs !== undefined && { timeoutMs: options.enrichmentTimeoutMs }),
+        ...(options.readDb !== undefined && { readDb: options.readDb }),
+        ...(options.coalesce !== undefined && { coalesce: options.coalesce }),
         logger,
         onEnriched: ({ code }) => metrics.enriched.inc({ code }),
         onPassThrough: ({ reason }) => metrics.passThrough.inc({ reason }),
