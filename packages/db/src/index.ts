@@ -11,5 +11,7 @@ export * from './queries/credits.ts';
 export type { DenialFacts } from './queries/explain-denial.ts';
 export * from './queries/explain-denial.ts';
 export * from './queries/users.ts';
+export type { ReadRouter, ReadRouterOptions, ReplicaState } from './read-router.ts';
+export { createReadRouter } from './read-router.ts';
 export * from './schema/index.ts';
 export type * from './types.ts';

@@ -3,6 +3,8 @@ export * from './fixtures.ts';
 export type { PgBouncerOptions, TestPgBouncer } from './pgbouncer.ts';
 export { findPgBouncer, startPgBouncer } from './pgbouncer.ts';
 export { rejection, sqlState } from './rejection.ts';
+export type { TestReplica } from './replica.ts';
+export { canStartReplica, startStreamingReplica } from './replica.ts';
 export type { TestDatabase, TestDatabaseOptions } from './test-database.ts';
 export { createTestDatabase, withTestDatabase } from './test-database.ts';
 export type { TestPostgres } from './test-postgres.ts';

@@ -1,0 +1,149 @@
+import { spawnSync } from 'node:child_process';
+import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { findLocalPostgresBin, freePort, postgresUserIds } from './local-postgres.ts';
+
+export interface TestReplica {
+  /** `url` (a database on the primary) with host and port replaced by the replica's. */
+  through(url: string): string;
+  port: number;
+  /** Stop the replica at once (`-m immediate`): clients see their connections cut, new ones refused. */
+  stop(): Promise<void>;
+  /** Start it again on the same port; it catches up from the primary by itself. */
+  start(): Promise<void>;
+  /** Hold WAL replay (the replica falls behind while the primary moves on), or let it resume. */
+  pauseReplay(): Promise<void>;
+  resumeReplay(): Promise<void>;
+  /** Stop it and remove its directory. */
+  destroy(): Promise<void>;
+}
+
+function run(command: string[], asPostgres: boolean): void {
+  const argv = asPostgres ? ['runuser', '-u', 'postgres', '--', ...command] : command;
+  const [cmd, ...args] = argv as [string, ...string[]];
+  const result = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (result.status !== 0) {
+    throw new Error(`${command.slice(0, 2).join(' ')} failed (${result.status}): ${result.stderr || result.stdout}`);
+  }
+}
+
+async function query<T extends pg.QueryResultRow>(url: string, text: string): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(text)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Whether a streaming replica of `primaryUrl` can be made here: local server binaries and a loopback primary. */
+export function canStartReplica(primaryUrl: string): boolean {
+  const host = new URL(primaryUrl).hostname;
+  return findLocalPostgresBin() !== null && (host === '127.0.0.1' || host === 'localhost');
+}
+
+/**
+ * A hot-standby streaming replica of the server at `primaryUrl` (a `pg_basebackup -R` copy started
+ * on a free loopback port), as a fleet would run beside its primary. Needs the local server
+ * binaries and a primary that accepts replication connections from loopback (the local test
+ * cluster does: initdb's default pg_hba.conf trusts them).
+ *
+ * @example
+ * const replica = await startStreamingReplica(server.url);
+ * const { db } = await openDatabase(replica.through(t.url));
+ */
+export async function startStreamingReplica(primaryUrl: string): Promise<TestReplica> {
+  const bin = findLocalPostgresBin();
+  if (!bin) throw new Error('a streaming replica needs the local Postgres server binaries');
+  const primary = new URL(primaryUrl);
+  const isRoot = process.getuid?.() === 0;
+  const ids = isRoot ? postgresUserIds() : null;
+  if (isRoot && !ids) throw new Error('running as root but no `postgres` user exists to run the server');
+  // A standby must allow at least as many connections as its primary.
+  const [settings] = await query<{ max_connections: string }>(primaryUrl, 'show max_connections');
+  const dir = mkdtempSync(join(tmpdir(), 'cl-replica-'));
+  const data = join(dir, 'data');
+  if (ids) chownSync(dir, ids.uid, ids.gid);
+  const port = await freePort();
+  const url = Object.assign(new URL(primaryUrl), { port: String(port), hostname: '127.0.0.1' });
+  let running = false;
+
+  const ctl = (...args: string[]) => run([join(bin, 'pg_ctl'), '-D', data, ...args], isRoot);
+  const startServer = () => {
+    const options = [
+      `-p ${port}`,
+      `-k ${dir}`,
+      '-c listen_addresses=127.0.0.1',
+      '-c fsync=off',
+      '-c hot_standby=on',
+      `-c max_connections=${settings?.max_connections ?? 300}`,
+      // A replica that is told to stop replaying must not also be asked to cancel queries for it.
+      '-c max_standby_streaming_delay=-1',
+    ].join(' ');
+    ctl('-l', join(dir, 'server.log'), '-w', '-o', options, 'start');
+    running = true;
+  };
+  const stopSync = () => {
+    if (running) {
+      running = false;
+      try {
+        ctl('-m', 'immediate', '-w', 'stop');
+      } catch {
+        // Already gone.
+      }
+    }
+  };
+  const destroySync = () => {
+    stopSync();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', destroySync);
+  try {
+    run(
+      [
+        join(bin, 'pg_basebackup'),
+        '-D',
+        data,
+        '-R',
+        '-X',
+        'stream',
+        '-c',
+        'fast',
+        '-h',
+        primary.hostname,
+        '-p',
+        primary.port || '5432',
+        '-U',
+        decodeURIComponent(primary.username || 'postgres'),
+      ],
+      isRoot,
+    );
+    startServer();
+  } catch (error) {
+    destroySync();
+    throw error;
+  }
+  const maintenance = url.toString();
+  return {
+    port,
+    through: (databaseUrl: string) =>
+      Object.assign(new URL(databaseUrl), { hostname: '127.0.0.1', port: String(port) }).toString(),
+    stop: async () => stopSync(),
+    start: async () => {
+      if (!running) startServer();
+    },
+    pauseReplay: async () => {
+      await query(maintenance, 'select pg_wal_replay_pause()');
+    },
+    resumeReplay: async () => {
+      await query(maintenance, 'select pg_wal_replay_resume()');
+    },
+    destroy: async () => {
+      process.removeListener('exit', destroySync);
+      destroySync();
+    },
+  };
+}
