@@ -29,6 +29,10 @@ export interface GatewayConfig {
   databasePoolMax: number;
   /** Named prepared statements (off: they break behind PgBouncer < 1.21 in transaction mode). */
   databasePreparedStatements: boolean;
+  /** A streaming replica for diagnoses (null: everything on the primary). */
+  databaseReplicaUrl: string | null;
+  /** Replay lag past which diagnoses go back to the primary, in ms. */
+  databaseReplicaMaxLagMs: number;
 }
 
 /** The environment was not usable; `problems` names each variable at fault. */
@@ -108,6 +112,13 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     problems.push(`ENRICHMENT must be on or off, got ${JSON.stringify(enrichmentRaw)}`);
   }
 
+  const replicaUrl = read('DATABASE_REPLICA_URL') ?? null;
+  if (replicaUrl !== null && !POSTGRES_URL.test(replicaUrl)) {
+    problems.push('DATABASE_REPLICA_URL must be a postgres:// or postgresql:// URL');
+  } else if (replicaUrl !== null && database.kind === 'embedded') {
+    problems.push('DATABASE_REPLICA_URL needs DATABASE_URL: the embedded database has no replicas');
+  }
+
   const prepared = (read('DATABASE_PREPARED_STATEMENTS') ?? 'off').toLowerCase();
   if (!['on', 'off'].includes(prepared)) {
     problems.push(`DATABASE_PREPARED_STATEMENTS must be on or off, got ${JSON.stringify(prepared)}`);
@@ -129,6 +140,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     workers,
     databasePoolMax: integer('DATABASE_POOL_MAX', DEFAULT_DATABASE_POOL_MAX, 1, 1000),
     databasePreparedStatements: prepared === 'on',
+    databaseReplicaUrl: replicaUrl,
+    databaseReplicaMaxLagMs: millis('DATABASE_REPLICA_MAX_LAG_MS', 1000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -12,6 +12,7 @@ import { clusterMetricsSource, isClusterWorker, onShutdownSignal, reportReady, r
 import { ConfigError, type GatewayConfig, loadConfig } from './config.ts';
 import { createGateway } from './create-gateway.ts';
 import { demoCurlCommands, seedDemoData } from './demo-data.ts';
+import { openReadDatabase } from './read-database.ts';
 import { drain, listen } from './server.ts';
 import { createStubUpstream } from './stub-upstream.ts';
 
@@ -77,6 +78,7 @@ try {
   process.exit(1);
 }
 const { db } = database;
+const reads = await openReadDatabase(db, config, logger);
 
 let stubServer: Server | null = null;
 let upstreamUrl = config.upstreamUrl;
@@ -96,6 +98,7 @@ const gateway = createGateway({
   upstreamBodyTimeoutMs: config.upstreamBodyTimeoutMs,
   logger,
   ...(isClusterWorker() && { metricsSource: clusterMetricsSource }),
+  ...(reads && { readDb: reads.readDb }),
 });
 
 let server: Server;
@@ -143,6 +146,7 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
     await gateway.destroy();
   }
   if (stubServer) await drain(stubServer, 1000);
+  await reads?.close();
   await database.close();
   logger.info({ drained }, 'stopped');
   process.exit(0);

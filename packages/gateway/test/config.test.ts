@@ -33,6 +33,8 @@ test('defaults to 127.0.0.1:3000, the embedded database under ./.data, the stub,
     workers: 1,
     databasePoolMax: 10,
     databasePreparedStatements: false,
+    databaseReplicaUrl: null,
+    databaseReplicaMaxLagMs: 1000,
   } satisfies GatewayConfig);
 });
 
@@ -52,6 +54,8 @@ test('reads every variable', () => {
     WORKERS: '3',
     DATABASE_POOL_MAX: '4',
     DATABASE_PREPARED_STATEMENTS: 'ON',
+    DATABASE_REPLICA_URL: 'postgres://u:p@replica:5432/app',
+    DATABASE_REPLICA_MAX_LAG_MS: '250',
   });
   assert.equal(config, {
     port: 8080,
@@ -68,6 +72,8 @@ test('reads every variable', () => {
     workers: 3,
     databasePoolMax: 4,
     databasePreparedStatements: true,
+    databaseReplicaUrl: 'postgres://u:p@replica:5432/app',
+    databaseReplicaMaxLagMs: 250,
   });
 });
 
@@ -102,6 +108,16 @@ const invalid: [string, Record<string, string>, RegExp][] = [
   ['a worker count that is not a number', { WORKERS: 'all', DATABASE_URL: 'postgres://db/app' }, /^WORKERS must be/],
   ['several workers on the embedded database', { WORKERS: '2' }, /^WORKERS above 1 needs DATABASE_URL/],
   ['a pool of no connections', { DATABASE_POOL_MAX: '0' }, /^DATABASE_POOL_MAX must be an integer from 1 to 1000/],
+  [
+    'a replica that is not Postgres',
+    { DATABASE_URL: 'postgres://db/a', DATABASE_REPLICA_URL: 'http://r' },
+    /^DATABASE_REPLICA_URL must be a postgres/,
+  ],
+  [
+    'a replica of the embedded database',
+    { DATABASE_REPLICA_URL: 'postgres://r/a' },
+    /^DATABASE_REPLICA_URL needs DATABASE_URL/,
+  ],
   ['a prepared-statement switch other than on/off', { DATABASE_PREPARED_STATEMENTS: '1' }, /^DATABASE_PREPARED/],
   ['an enrichment switch other than on/off', { ENRICHMENT: 'yes' }, /^ENRICHMENT must be on or off/],
 ];

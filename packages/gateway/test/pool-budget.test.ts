@@ -54,11 +54,12 @@ test('holds at most DATABASE_POOL_MAX connections per worker however many denial
   // Every diagnosis reads api_keys; an exclusive lock held by the test makes each one wait.
   await t.db.transaction(async (tx) => {
     await tx.execute(sql`lock table api_keys in access exclusive mode`);
-    const requests = Array.from({ length: 40 }, () =>
+    // A model each, so that no two diagnoses share a statement (coalescing).
+    const requests = Array.from({ length: 40 }, (_, i) =>
       send(`${url}/ai/v1/chat/completions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${keys.outsider}` },
-        body: JSON.stringify(chat()),
+        body: JSON.stringify(chat(`budget-model-${i}`)),
       }),
     );
     for (const request of requests) request.catch(() => {});
