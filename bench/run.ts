@@ -12,7 +12,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 
-const SCENARIOS = ['pass-through', 'enrichment-path', 'ledger-scale', 'memory', 'streaming', 'peers', 'storm'];
+const SCENARIOS = [
+  'pass-through',
+  'enrichment-path',
+  'ledger-scale',
+  'memory',
+  'streaming',
+  'peers',
+  'storm',
+  'workers',
+];
 /** Not one of the issue's scenarios: `pnpm start`'s own start-up time, in full runs only. */
 const EXTRAS = ['cold-start'];
 
