@@ -10,14 +10,22 @@ export type DenialLookup = (secret: string, model: string | null) => Promise<Den
 
 /**
  * The diagnosis statement as the middleware runs it: on `readDb` when given (else `db`) and, with
- * `coalesce`, shared by every concurrent diagnosis of the same key and model, so a client
- * hammering a denied key costs one statement at a time rather than one per response.
+ * `coalesce`, shared by the diagnoses of the same key and model that arrive within
+ * `coalesceWindowMs` of its start, so a client hammering a denied key costs at most one
+ * statement per window rather than one per response.
  */
-export function denialLookup(options: { db: Database; readDb?: ReadSource; coalesce: boolean }): DenialLookup {
+export function denialLookup(options: {
+  db: Database;
+  readDb?: ReadSource;
+  coalesce: boolean;
+  coalesceWindowMs: number;
+}): DenialLookup {
   const { db, readDb } = options;
   const lookup: DenialLookup = readDb
     ? (secret, model) => readDb.run((read) => explainDenial(read, secret, model))
     : (secret, model) => explainDenial(db, secret, model);
   // The key holds the secret only while its statement runs; the map is empty between diagnoses.
-  return options.coalesce ? coalesce(lookup, (secret, model) => JSON.stringify([secret, model])) : lookup;
+  return options.coalesce
+    ? coalesce(lookup, (secret, model) => JSON.stringify([secret, model]), { windowMs: options.coalesceWindowMs })
+    : lookup;
 }

@@ -30,8 +30,9 @@ function isForbidden(error: unknown): boolean {
  * app.use(errorEnrichment({ db, timeoutMs: 500, logger: pino() }));
  */
 export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
-  const { db, readDb, coalesce, maxBodyBytes, timeoutMs, logger, onEnriched, onPassThrough } = resolveOptions(options);
-  const explainDenial = denialLookup({ db, coalesce, ...(readDb && { readDb }) });
+  const { db, readDb, coalesce, coalesceWindowMs, maxBodyBytes, timeoutMs, logger, onEnriched, onPassThrough } =
+    resolveOptions(options);
+  const explainDenial = denialLookup({ db, coalesce, coalesceWindowMs, ...(readDb && { readDb }) });
 
   return async function errorEnrichment(ctx: Context, next: Next): Promise<void> {
     const capture = await captureBody(ctx, maxBodyBytes);

@@ -27,6 +27,7 @@ export type {
   PassThroughReason,
 } from './options.ts';
 export {
+  DEFAULT_COALESCE_WINDOW_MS,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_TIMEOUT_MS,
   EnrichmentOptionsError,

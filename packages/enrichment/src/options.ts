@@ -60,6 +60,12 @@ export interface ErrorEnrichmentOptions {
    * @default true
    */
   coalesce?: boolean;
+  /**
+   * How long after a statement started a diagnosis may still share it, in ms: the most a shared
+   * verdict can predate the request it answers.
+   * @default 100
+   */
+  coalesceWindowMs?: number;
   /** Called after a response was replaced by an explained error. */
   onEnriched?: (event: EnrichedEvent) => void;
   /** Called when a response is left as it was, with the reason. */
@@ -70,6 +76,7 @@ export interface ResolvedOptions {
   db: Database;
   readDb: ReadSource | undefined;
   coalesce: boolean;
+  coalesceWindowMs: number;
   maxBodyBytes: number;
   timeoutMs: number;
   logger: EnrichmentLogger;
@@ -84,6 +91,7 @@ export class EnrichmentOptionsError extends TypeError {
 
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_TIMEOUT_MS = 1000;
+export const DEFAULT_COALESCE_WINDOW_MS = 100;
 // setTimeout's ceiling; a larger delay fires at once.
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -140,6 +148,12 @@ export function resolveOptions(options: ErrorEnrichmentOptions): ResolvedOptions
   if (options.coalesce !== undefined && typeof options.coalesce !== 'boolean') {
     throw new EnrichmentOptionsError('errorEnrichment: `coalesce` must be a boolean');
   }
+  const { coalesceWindowMs = DEFAULT_COALESCE_WINDOW_MS } = options;
+  if (!Number.isFinite(coalesceWindowMs) || coalesceWindowMs < 0 || coalesceWindowMs > MAX_TIMER_MS) {
+    throw new EnrichmentOptionsError(
+      `errorEnrichment: \`coalesceWindowMs\` must be between 0 and ${MAX_TIMER_MS}, got ${coalesceWindowMs}`,
+    );
+  }
   for (const hook of ['onEnriched', 'onPassThrough'] as const) {
     if (options[hook] !== undefined && !isFunction(options[hook])) {
       throw new EnrichmentOptionsError(`errorEnrichment: \`${hook}\` must be a function`);
@@ -149,6 +163,7 @@ export function resolveOptions(options: ErrorEnrichmentOptions): ResolvedOptions
     db,
     readDb: options.readDb,
     coalesce: options.coalesce ?? true,
+    coalesceWindowMs,
     maxBodyBytes,
     timeoutMs,
     logger,

@@ -9,6 +9,7 @@ import { addTestCredits, createTestDatabase } from '@control-layer/db/testing';
 import { sql } from 'drizzle-orm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import type { ErrorEnrichmentOptions } from '../src/index.ts';
 import { chat, createApp, forbidding, keyHolder } from './helpers.ts';
 
 const test = suite('coalescing');
@@ -33,11 +34,9 @@ test.after(async () => {
   await observer?.close();
 });
 
-async function serve(coalesce?: boolean) {
-  const app = createApp(
-    { db: t.db, timeoutMs: 10_000, ...(coalesce !== undefined && { coalesce }) },
-    forbidding().downstream,
-  );
+/** The middleware in front of an always-403 router; the lock tests hold statements far longer than the default window. */
+async function serve(options: Partial<ErrorEnrichmentOptions> = { coalesceWindowMs: 60_000 }) {
+  const app = createApp({ db: t.db, timeoutMs: 10_000, ...options }, forbidding().downstream);
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
@@ -135,11 +134,33 @@ test('keeps nothing once a statement is done: the next diagnosis sees the new st
 });
 
 test('with coalesce: false, every diagnosis sends its own statement', async () => {
-  const app = await serve(false);
+  const app = await serve({ coalesce: false });
   try {
     const before = statements;
     await Promise.all(Array.from({ length: 32 }, () => app.post(other.secret)));
     assert.is(statements - before, 32);
+  } finally {
+    app.close();
+  }
+});
+
+test('does not share a statement that started longer ago than the window', async () => {
+  const app = await serve({ coalesceWindowMs: 100 });
+  try {
+    const before = statements;
+    let inFlight: Promise<{ status: number; body: { error: { code: string } } }>[] = [];
+    await t.db.transaction(async (tx) => {
+      await tx.execute(sql`lock table api_keys in access exclusive mode`);
+      inFlight.push(app.post(other.secret));
+      await waitUntil(async () => (await waiting()) === 1, 'the first diagnosis to wait');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // The first statement is 300 ms old: a new diagnosis starts its own, which the next ones share.
+      inFlight = [...inFlight, ...Array.from({ length: 8 }, () => app.post(other.secret))];
+      await waitUntil(async () => (await waiting()) === 2, 'a second statement');
+    });
+    const responses = await Promise.all(inFlight);
+    assert.is(statements - before, 2);
+    for (const r of responses) assert.is(r.body.error.code, 'model_access_denied');
   } finally {
     app.close();
   }
