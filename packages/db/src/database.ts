@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
-import { is, type Logger } from 'drizzle-orm';
+import { is, type Logger, sql } from 'drizzle-orm';
+import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
-import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite, PgliteDatabase } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
@@ -112,13 +112,39 @@ function namePreparedStatements(client: pg.PoolClient): void {
   };
 }
 
-/** Apply the committed migrations that the database has not seen yet. */
+/** Any constant shared by every process that migrates: it names the lock they queue on. */
+const MIGRATION_LOCK = 7_245_301_914;
+
+/**
+ * Apply the committed migrations that the database has not seen yet. On a server, everything
+ * (reading what was applied, applying the rest, recording it) happens in one transaction that
+ * first takes a transaction-scoped advisory lock, so processes starting at once apply each
+ * migration once, and so it works through PgBouncer in transaction mode, where a session lock
+ * would not. The bookkeeping is drizzle's (`drizzle.__drizzle_migrations`), so drizzle-kit agrees.
+ */
 export async function migrate(db: Database, migrationsFolder = MIGRATIONS_FOLDER): Promise<void> {
   if (is(db, PgliteDatabase)) {
     await migratePglite(db, { migrationsFolder });
-  } else {
-    await migratePg(db as Parameters<typeof migratePg>[0], { migrationsFolder });
+    return;
   }
+  const migrations = readMigrationFiles({ migrationsFolder });
+  await db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(${MIGRATION_LOCK})`);
+    await tx.execute(sql`create schema if not exists drizzle`);
+    await tx.execute(
+      sql`create table if not exists drizzle.__drizzle_migrations (id serial primary key, hash text not null, created_at bigint)`,
+    );
+    const [last] = rowsOf<{ created_at: string }>(
+      await tx.execute(sql`select created_at from drizzle.__drizzle_migrations order by created_at desc limit 1`),
+    );
+    for (const migration of migrations) {
+      if (last && Number(last.created_at) >= migration.folderMillis) continue;
+      for (const statement of migration.sql) await tx.execute(sql.raw(statement));
+      await tx.execute(
+        sql`insert into drizzle.__drizzle_migrations (hash, created_at) values (${migration.hash}, ${migration.folderMillis})`,
+      );
+    }
+  });
 }
 
 /** Rows of a raw `db.execute()` result; both drivers return `{ rows }`. */

@@ -1,0 +1,81 @@
+/*
+ * A fleet starting at once: several processes apply the migrations to the same empty database at
+ * the same moment, straight to Postgres and through PgBouncer in transaction mode. Each migration
+ * must be applied exactly once and every start must succeed.
+ */
+import { randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import pg from 'pg';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { migrate, openDatabase, rowsOf } from '../src/index.ts';
+import { findPgBouncer, sharedTestPostgres, startPgBouncer } from '../src/testing/index.ts';
+
+const test = suite('concurrent migrations');
+const server = await sharedTestPostgres();
+const bouncer = findPgBouncer() ? await startPgBouncer(server.url, { defaultPoolSize: 4 }) : null;
+
+test.after(async () => {
+  await bouncer?.stop();
+});
+
+async function emptyDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `cl_migrate_${randomUUID().replaceAll('-', '')}`;
+  const admin = new pg.Client({ connectionString: server.url });
+  await admin.connect();
+  await admin.query(`create database "${name}"`);
+  await admin.end();
+  return {
+    url: Object.assign(new URL(server.url), { pathname: `/${name}` }).toString(),
+    drop: async () => {
+      const client = new pg.Client({ connectionString: server.url });
+      await client.connect();
+      await client.query(`drop database if exists "${name}" with (force)`);
+      await client.end();
+    },
+  };
+}
+
+async function startAtOnce(url: string, processes: number): Promise<void> {
+  const opened = await Promise.all(Array.from({ length: processes }, () => openDatabase(url, { poolSize: 2 })));
+  try {
+    const results = await Promise.allSettled(opened.map((o) => migrate(o.db)));
+    const failed = results
+      .filter((r) => r.status === 'rejected')
+      .map((r) => String((r as PromiseRejectedResult).reason));
+    assert.equal(failed, [], 'every start migrated or found nothing to do');
+    const [first] = opened;
+    const applied = rowsOf<{ n: number }>(
+      (await (first?.db ?? opened[0]?.db)?.execute(
+        sql`select count(*)::int as n from drizzle.__drizzle_migrations`,
+      )) ?? { rows: [] },
+    );
+    assert.is(applied[0]?.n, 2, 'each migration recorded once');
+  } finally {
+    await Promise.all(opened.map((o) => o.close()));
+  }
+}
+
+test('six starts at once on an empty database each succeed, applying every migration once', async () => {
+  const database = await emptyDatabase();
+  try {
+    await startAtOnce(database.url, 6);
+  } finally {
+    await database.drop();
+  }
+});
+
+test('the same through PgBouncer in transaction mode', async () => {
+  if (!bouncer) {
+    console.warn('pgbouncer is not installed: skipped');
+    return;
+  }
+  const database = await emptyDatabase();
+  try {
+    await startAtOnce(bouncer.through(database.url), 6);
+  } finally {
+    await database.drop();
+  }
+});
+
+test.run();
