@@ -18,6 +18,9 @@ test('refuses unusable options at construction with a named error', () =>
       ['timer overflow', { db, timeoutMs: 2 ** 31 }],
       ['logger without warn', { db, logger: {} }],
       ['hook not a function', { db, onEnriched: 'yes' }],
+      ['read database without run', { db, readDb: db }],
+      ['coalesce not a boolean', { db, coalesce: 'on' }],
+      ['negative coalescing window', { db, coalesceWindowMs: -1 }],
     ];
     for (const [name, options] of bad) {
       let error: unknown;
