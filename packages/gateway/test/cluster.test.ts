@@ -3,6 +3,7 @@
  * answers, SIGTERM draining every worker, a dead worker replaced (at once, then with a back-off),
  * and a primary that gives up when workers cannot start.
  */
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { createTestDatabase } from '@control-layer/db/testing';
@@ -10,7 +11,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { restartDelayMs } from '../src/index.ts';
 import { chat, gate, scriptedUpstream, seedWorld, send, waitFor, within } from './helpers.ts';
-import { bareEnv, type LogLine, startProcess } from './process.ts';
+import { bareEnv, type LogLine, PACKAGE_DIR, startProcess } from './process.ts';
 
 const test = suite('cluster');
 
@@ -168,6 +169,59 @@ test('refuses several workers on the embedded database, naming the fix', async (
   const exit = await within(gateway.exited, 'the refusal', 30_000);
   assert.is(exit.code, 2);
   assert.match(gateway.stderr(), /WORKERS above 1 needs DATABASE_URL/);
+});
+
+test('Ctrl-C (SIGINT to the whole process group) drains every worker once and exits 0', async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: PACKAGE_DIR,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: bareEnv({ DATABASE_URL: t.url, UPSTREAM_URL: upstream.url, PORT: '0', WORKERS: '2' }),
+  });
+  const group = child.pid ?? 0;
+  let out = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  child.stderr?.resume();
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.once('exit', (code, signal) => resolve([code, signal])),
+  );
+  try {
+    await waitFor(async () => out.includes('"msg":"gateway ready"'), 'the cluster to be ready', 90_000);
+    process.kill(-group, 'SIGINT');
+    assert.equal(await within(exited, 'the cluster to exit', 30_000), [0, null]);
+    const messages = out
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as LogLine).msg);
+    assert.is(messages.filter((m) => m === 'shutting down: no new connections, draining').length, 2);
+    assert.not.ok(messages.includes('second signal: exiting without waiting'));
+  } finally {
+    try {
+      process.kill(-group, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+});
+
+test('its workers exit when the primary is killed, leaving nothing on the port', async () => {
+  const gateway = startCluster();
+  const { url, pid } = await gateway.ready(90_000);
+  const workers = [...workerPids(gateway.logs)];
+  process.kill(pid, 'SIGKILL');
+  const alive = (p: number) => {
+    try {
+      process.kill(p, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  await waitFor(async () => !workers.some(alive), 'the workers to exit with their primary');
+  const refused = await send(`${url}/healthz`).catch((error: { code?: string }) => error.code);
+  assert.is(refused, 'ECONNREFUSED');
 });
 
 test('computes the back-off: the first replacement at once, then doubling up to 30 s', () => {
