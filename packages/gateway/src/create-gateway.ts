@@ -132,6 +132,17 @@ export function createGateway(options: GatewayOptions): Gateway {
   const metrics = createMetrics();
   const pool = createUpstreamPool(upstreamUrl, { connectTimeoutMs: options.upstreamConnectTimeoutMs ?? 10_000 });
 
+  const { readDb } = options;
+  // Counted here, so the router itself stays free of metrics: the database a read ran on is
+  // the replica unless it is the primary `db`.
+  const countedReads: ReadSource | undefined = readDb && {
+    run: (work) =>
+      readDb.run((database) => {
+        metrics.diagnosisReads.inc({ database: database === db ? 'primary' : 'replica' });
+        return work(database);
+      }),
+  };
+
   const aiRoute: Middleware[] = [];
   if (enrichment) {
     aiRoute.push(
@@ -139,7 +150,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         db,
         ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
         ...(options.enrichmentTimeoutMs !== undefined && { timeoutMs: options.enrichmentTimeoutMs }),
-        ...(options.readDb !== undefined && { readDb: options.readDb }),
+        ...(countedReads !== undefined && { readDb: countedReads }),
         ...(options.coalesce !== undefined && { coalesce: options.coalesce }),
         logger,
         onEnriched: ({ code }) => metrics.enriched.inc({ code }),

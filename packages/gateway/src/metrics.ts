@@ -17,6 +17,7 @@ export interface GatewayMetrics {
   passThrough: Counter<'reason'>;
   upstreamFailures: Counter<'code'>;
   upstreamLatency: Histogram<'status_class'>;
+  diagnosisReads: Counter<'database'>;
   /** The Prometheus text of the gateway's and the process's series. */
   render(): Promise<string>;
 }
@@ -81,6 +82,13 @@ export function createMetrics(): GatewayMetrics {
       'Requests that got no upstream response, by the error code returned.',
       'code',
       ['upstream_unavailable', 'upstream_timeout'],
+    ),
+    diagnosisReads: counter(
+      registry,
+      'gateway_diagnosis_reads_total',
+      'Diagnosis statements by the database they ran on, with a read replica configured (a replica read that failed and ran again on the primary counts on both).',
+      'database',
+      ['primary', 'replica'],
     ),
     upstreamLatency: new Histogram({
       name: 'gateway_upstream_response_seconds',

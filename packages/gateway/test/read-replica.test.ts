@@ -78,6 +78,13 @@ if (!canStartReplica(server.url)) {
       'both workers on the replica',
     );
     assert.equal(await post(url, keys.broke), { status: 402, code: 'insufficient_credits' });
+    const reads = async () => {
+      const text = (await send(`${url}/metrics`)).body.toString();
+      const count = (database: string) =>
+        Number(new RegExp(`^gateway_diagnosis_reads_total\\{database="${database}"\\} (\\d+)$`, 'm').exec(text)?.[1]);
+      return { primary: count('primary'), replica: count('replica') };
+    };
+    assert.equal(await reads(), { primary: 0, replica: 1 });
 
     // Hold the replica's replay and give the broke user credits on the primary: the diagnoses
     // (all on the replica, within the 60 s bound) still see no credits.
@@ -109,6 +116,8 @@ if (!canStartReplica(server.url)) {
     await replica.stop();
     await traffic;
     assert.equal(wrong, [], 'no response lost its explanation when the replica went away');
+    const during = await reads();
+    assert.ok(during.replica > 6 && during.primary > 0, JSON.stringify(during));
     await waitFor(async () => replicaStates(logs).filter((s) => s === 'down').length >= 2, 'both workers to notice');
 
     await replica.start();
