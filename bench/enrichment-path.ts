@@ -133,7 +133,8 @@ try {
     reportLine('enrichment-path', `rps_${name}`, median(rps), null, null);
     reportLine('enrichment-path', `p50_ms_${name}`, p50, null, null);
     reportLine('enrichment-path', `p99_ms_${name}`, p99, `<= ${P99_TARGET_MS}`, p99 <= P99_TARGET_MS);
-    reportLine('enrichment-path', `statements_per_response_${name}`, perDiagnosis, '== 1', perDiagnosis === 1);
+    // At most one: concurrent diagnoses of the same key and model share a statement (coalescing).
+    reportLine('enrichment-path', `statements_per_response_${name}`, perDiagnosis, '<= 1', perDiagnosis <= 1);
   }
   printTable(
     [
