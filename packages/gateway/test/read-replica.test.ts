@@ -84,17 +84,31 @@ if (!canStartReplica(server.url)) {
         Number(new RegExp(`^gateway_diagnosis_reads_total\\{database="${database}"\\} (\\d+)$`, 'm').exec(text)?.[1]);
       return { primary: count('primary'), replica: count('replica') };
     };
-    assert.equal(await reads(), { primary: 0, replica: 1 });
+    const first = await reads();
+    assert.is(first.primary + first.replica, 1);
 
-    // Hold the replica's replay and give the broke user credits on the primary: the diagnoses
-    // (all on the replica, within the 60 s bound) still see no credits.
+    // Hold the replica's replay and give the broke user credits on the primary: diagnoses on the
+    // replica (within the 60 s bound) still see no credits, those on the primary see them. A probe
+    // that times out on a busy machine sends a few to the primary; each must match where it ran.
     await replica.pauseReplay();
     const { userId } = (await explainDenial(t.db, keys.broke, 'm')) ?? { userId: '' };
     await addTestCredits(t.db, userId, '100.00');
-    for (let i = 0; i < 6; i++)
-      assert.equal(await post(url, keys.broke), { status: 402, code: 'insufficient_credits' });
+    const held = await reads();
+    let stale = 0;
+    for (let i = 0; i < 10; i++) {
+      const result = await post(url, keys.broke);
+      if (result.code === 'insufficient_credits') stale++;
+      else assert.equal(result, { status: 403, code: null });
+    }
+    const after = await reads();
+    assert.is(stale, after.replica - held.replica, 'every replica read saw the replica, every primary read the grant');
+    assert.ok(stale > 0, 'diagnoses read the replica');
     await replica.resumeReplay();
-    await waitFor(async () => (await post(url, keys.broke)).code === null, 'the replica to catch up with the grant');
+    await waitFor(
+      async () => (await post(url, keys.broke)).code === null,
+      'the replica to catch up with the grant',
+      60_000,
+    );
 
     // Mid-traffic, the replica goes away: every diagnosis is still explained, from the primary.
     const expected: [string, string][] = [
@@ -117,14 +131,18 @@ if (!canStartReplica(server.url)) {
     await traffic;
     assert.equal(wrong, [], 'no response lost its explanation when the replica went away');
     const during = await reads();
-    assert.ok(during.replica > 6 && during.primary > 0, JSON.stringify(during));
-    await waitFor(async () => replicaStates(logs).filter((s) => s === 'down').length >= 2, 'both workers to notice');
+    assert.ok(during.replica > after.replica && during.primary > after.primary, JSON.stringify(during));
+    await waitFor(
+      async () => replicaStates(logs).filter((s) => s === 'down').length >= 2,
+      'both workers to notice',
+      60_000,
+    );
 
     await replica.start();
     await waitFor(
       async () => replicaStates(logs).filter((s) => s === 'fresh').length >= 4,
       'both workers back on the replica',
-      30_000,
+      60_000,
     );
     assert.equal(await post(url, keys.outsider), { status: 403, code: 'model_access_denied' });
     const metrics = (await send(`${url}/metrics`)).body.toString();

@@ -108,7 +108,7 @@ export async function startPgBouncer(serverUrl: string, options: PgBouncerOption
       child.kill('SIGTERM');
       spawnSync('sleep', ['0.05']);
     }
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   };
   process.once('exit', stopSync);
 
@@ -137,7 +137,7 @@ export async function startPgBouncer(serverUrl: string, options: PgBouncerOption
         await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 3000))]);
         if (running) child.kill('SIGKILL');
       }
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
 }

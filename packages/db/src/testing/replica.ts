@@ -98,7 +98,12 @@ export async function startStreamingReplica(primaryUrl: string): Promise<TestRep
   };
   const destroySync = () => {
     stopSync();
-    rmSync(dir, { recursive: true, force: true });
+    try {
+      // Exiting server processes may still be removing files: retry rather than fail the cleanup.
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+    } catch {
+      // A leftover temp directory must not fail the test run.
+    }
   };
   process.once('exit', destroySync);
   try {
