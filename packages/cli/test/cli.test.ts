@@ -3,7 +3,7 @@
  * set up from nothing through the tool alone must serve a working key, explain each denial through
  * the gateway, and agree with `explain`.
  */
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openDatabase } from '@control-layer/db';
@@ -263,5 +263,59 @@ test('through `pnpm cli --json`, stdout is exactly the JSON document', async () 
   const explained = await runCli(['explain', 'chat', '--json'], { env, viaPnpm: true, stdin: keys.bob });
   assert.is(JSON.parse(explained.stdout).explained, false);
 });
+
+/** The tool's node process: `pid` itself, or the child pnpm runs it in. */
+function toolPid(pid: number): number | null {
+  const isTool = (candidate: number) => {
+    try {
+      return readFileSync(`/proc/${candidate}/cmdline`, 'utf8').includes('dist/main.js');
+    } catch {
+      return false;
+    }
+  };
+  if (isTool(pid)) return pid;
+  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const parent = /^PPid:\s*(\d+)$/m.exec(readFileSync(`/proc/${entry}/status`, 'utf8'))?.[1];
+      if (Number(parent) === pid && isTool(Number(entry))) return Number(entry);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return null;
+}
+
+/**
+ * Wait until the tool's node process runs, then give it time to load and reach the command.
+ * (Node catches SIGTERM from the start to restore the terminal, so /proc cannot tell when the
+ * tool's own handler is in place.)
+ */
+async function waitForTool(pid: number): Promise<void> {
+  for (let attempt = 0; attempt < 600 && toolPid(pid) === null; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  if (toolPid(pid) === null) throw new Error('the tool never started');
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+}
+
+for (const viaPnpm of [false, true]) {
+  test(`SIGTERM to ${viaPnpm ? 'the pnpm pid of `pnpm cli`' : 'the tool'} stops a command waiting for its key`, async () => {
+    let pid = 0;
+    const running = runCli(['explain', 'chat'], {
+      env,
+      viaPnpm,
+      onSpawn: (spawned) => {
+        pid = spawned;
+      },
+    });
+    await waitForTool(pid);
+    process.kill(pid, 'SIGTERM');
+    const run = await running;
+    assert.is(run.stdout, '');
+    assert.match(run.stderr, /SIGTERM, stopping/);
+    if (!viaPnpm) assert.is(run.code, 143);
+    else assert.is.not(run.code, 0);
+  });
+}
 
 test.run();

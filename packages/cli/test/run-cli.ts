@@ -29,6 +29,8 @@ export interface CliOptions {
   env?: Record<string, string>;
   /** Run through `pnpm cli` at the repository root instead of node. */
   viaPnpm?: boolean;
+  /** Leave stdin open (a command waiting on it runs until signalled); called with the child's pid. */
+  onSpawn?: (pid: number) => void;
 }
 
 /** Run the tool in a fresh process with a bare environment, and collect what it printed. */
@@ -45,7 +47,8 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRun
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  child.stdin.end(options.stdin);
+  if (options.onSpawn && child.pid !== undefined) options.onSpawn(child.pid);
+  else child.stdin.end(options.stdin);
   return new Promise((resolve) => {
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
