@@ -127,15 +127,17 @@ test('a plain node script gets the 402 insufficient_credits envelope from a data
 
 test('tsc (strict, module and moduleResolution nodenext) typechecks a consumer file with no error', async () => {
   const tsc = path.join(ROOT, 'node_modules', '.bin', 'tsc');
-  const clean = await run(tsc, ['-p', 'tsconfig.json'], { cwd: project }).catch((error: { stdout?: string }) => {
-    assert.unreachable(`tsc reported:\n${error.stdout}`);
-  });
+  const clean = await run(tsc, ['-p', 'tsconfig.json', '--pretty', 'false'], { cwd: project }).catch(
+    (error: { stdout?: string }) => {
+      assert.unreachable(`tsc reported:\n${error.stdout}`);
+    },
+  );
   assert.is(clean?.stdout, '');
   // With declaration files checked too, nothing in ours or in the consumer's file may be wrong
   // (drizzle-orm's own declarations need drivers we do not install, so their errors are set aside).
-  const strict = await run(tsc, ['-p', 'tsconfig.json', '--skipLibCheck', 'false'], { cwd: project }).catch(
-    (error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }),
-  );
+  const strict = await run(tsc, ['-p', 'tsconfig.json', '--pretty', 'false', '--skipLibCheck', 'false'], {
+    cwd: project,
+  }).catch((error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }));
   // Every line that is not a continuation and not about drizzle-orm's files is ours (a bad flag too).
   const ours = strict.stdout
     .split('\n')
