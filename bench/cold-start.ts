@@ -71,7 +71,8 @@ execFileSync(path.join(root, 'node_modules', '.bin', 'tsc'), ['-b', 'tsconfig.bu
 const database = await startBenchDatabase();
 try {
   const variants = Object.keys(COMMANDS) as Variant[];
-  const env = { DATABASE_URL: database.url };
+  // A real router, as in production (nothing needs to answer there before the gateway is ready).
+  const env = { DATABASE_URL: database.url, UPSTREAM_URL: 'http://127.0.0.1:9' };
   const runs = await interleave(variants, { rounds: postgresRounds, warmup: (v) => startOnce(env, v) }, (v) =>
     startOnce(env, v),
   );
