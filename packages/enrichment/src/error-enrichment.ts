@@ -1,4 +1,4 @@
-import { type DenialFacts, explainDenial } from '@control-layer/db';
+import { type DenialFacts, describeError, explainDenial } from '@control-layer/db';
 import type { Context, Middleware, Next } from 'koa';
 import { bearerToken } from './bearer-token.ts';
 import { captureBody } from './capture-body.ts';
@@ -79,7 +79,7 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
     } catch (error) {
       const timedOut = error instanceof DeadlineExceededError;
       logger.warn(
-        { requestId: requestIdOf(ctx), err: error instanceof Error ? error.message : String(error) },
+        { requestId: requestIdOf(ctx), err: describeError(error) },
         timedOut
           ? 'error enrichment timed out; the 403 passes through'
           : 'error enrichment failed; the 403 passes through',

@@ -1,11 +1,15 @@
 import path from 'node:path';
+import { type DatabaseTarget, DatabaseUrlError, parseDatabaseUrl } from '@control-layer/db';
 
 /** pino's levels, plus `silent`. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** Where the gateway's data lives: a Postgres server, or PGlite embedded in the process. */
-export type DatabaseConfig = { kind: 'postgres'; url: string } | { kind: 'embedded'; dataDir: string };
+/**
+ * Where the gateway's data lives: a Postgres server, or PGlite embedded in the process (`dataDir`
+ * is the PGlite data directory itself).
+ */
+export type DatabaseConfig = DatabaseTarget;
 
 /** Everything `pnpm start` reads from the environment, parsed and checked once. */
 export interface GatewayConfig {
@@ -31,8 +35,6 @@ export class ConfigError extends Error {
     super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
 }
-
-const POSTGRES_URL = /^postgres(ql)?:\/\//i;
 
 function isLogLevel(value: string): value is LogLevel {
   return (LOG_LEVELS as readonly string[]).includes(value);
@@ -68,17 +70,20 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
 
   const port = integer('PORT', 3000, 0, 65535);
   const databaseUrl = read('DATABASE_URL');
-  let database: DatabaseConfig;
+  // `pnpm start` at the root runs this package's script from packages/gateway; INIT_CWD is
+  // where the user typed the command, which is where they expect `./.data` to appear.
+  const base = read('INIT_CWD') ?? cwd;
+  let database: DatabaseConfig = {
+    kind: 'embedded',
+    dataDir: path.resolve(base, read('DATA_DIR') ?? '.data', 'pglite'),
+  };
   if (databaseUrl !== undefined) {
-    if (!POSTGRES_URL.test(databaseUrl)) {
-      problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL (unset it to use the embedded database)');
+    try {
+      database = parseDatabaseUrl(databaseUrl, base);
+    } catch (error) {
+      if (!(error instanceof DatabaseUrlError)) throw error;
+      problems.push(error.message);
     }
-    database = { kind: 'postgres', url: databaseUrl };
-  } else {
-    // `pnpm start` at the root runs this package's script from packages/gateway; INIT_CWD is
-    // where the user typed the command, which is where they expect `./.data` to appear.
-    const base = read('INIT_CWD') ?? cwd;
-    database = { kind: 'embedded', dataDir: path.resolve(base, read('DATA_DIR') ?? '.data') };
   }
 
   const upstreamUrl = parseUpstreamUrl(read('UPSTREAM_URL'), problems);

@@ -1,4 +1,4 @@
-import type { Database } from '@control-layer/db';
+import { type Database, describeError, stackFrames } from '@control-layer/db';
 import { errorEnrichment } from '@control-layer/enrichment';
 import Router from '@koa/router';
 import { sql } from 'drizzle-orm';
@@ -152,8 +152,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     readyz({
       check: () => db.execute(sql`select 1`),
       timeoutMs: options.readinessTimeoutMs ?? 2000,
-      onFailure: (error) =>
-        logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'database not reachable'),
+      onFailure: (error) => logger.warn({ err: describeError(error) }, 'database not reachable'),
     }),
   );
   router.get('/metrics', metricsEndpoint(metrics));
@@ -167,9 +166,9 @@ export function createGateway(options: GatewayOptions): Gateway {
   app.use(router.routes());
   app.use(router.allowedMethods());
   app.on('error', (error: Error & { code?: string }, ctx?: Koa.Context) => {
-    const fields = { requestId: ctx?.state.requestId, err: error.code ?? error.message };
+    const fields = { requestId: ctx?.state.requestId, err: describeError(error) };
     if (error.code !== undefined && CLIENT_GONE.has(error.code)) logger.debug(fields, 'client went away');
-    else logger.error({ ...fields, stack: error.stack }, 'request failed');
+    else logger.error({ ...fields, stack: stackFrames(error) }, 'request failed');
   });
 
   return Object.assign(app, {

@@ -3,9 +3,8 @@
  * DATABASE_URL it runs on an embedded PGlite database with demo data; without UPSTREAM_URL it
  * starts the stub upstream in the same process. SIGTERM or SIGINT drains and stops it.
  */
-import type { Server } from 'node:http';
-import path from 'node:path';
-import { migrate, openDatabase } from '@control-layer/db';
+import type { RequestListener, Server } from 'node:http';
+import { DatabaseLockedError, describeError, describeTarget, migrate, openDatabase } from '@control-layer/db';
 import { pino } from 'pino';
 import { ConfigError, type GatewayConfig, loadConfig } from './config.ts';
 import { createGateway } from './create-gateway.ts';
@@ -24,17 +23,10 @@ try {
 
 const logger = pino({ level: config.logLevel });
 
-/** The innermost cause's message: drivers wrap the reason (ECONNREFUSED, auth failed) deep down. */
-function rootMessage(error: unknown): string {
-  let root = error;
-  while (root instanceof Error && root.cause instanceof Error) root = root.cause;
-  return root instanceof Error ? root.message || root.name : String(root);
-}
-
 const embedded = config.database.kind === 'embedded';
-const databaseUrl =
-  config.database.kind === 'embedded' ? path.join(config.database.dataDir, 'pglite') : config.database.url;
-const where = embedded ? databaseUrl : databaseUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+const databaseUrl = config.database.kind === 'embedded' ? config.database.dataDir : config.database.url;
+// Masked by parsing: a password in the user info or in a query parameter is never printed.
+const where = describeTarget(config.database);
 
 /** Milliseconds each start-up step took, for the ready line. */
 const timings: Record<string, number> = { modules: Math.round(performance.now()) };
@@ -47,6 +39,25 @@ async function timed<T>(step: string, work: () => Promise<T>): Promise<T> {
   }
 }
 
+// The port first: a taken port must fail before the database is opened, migrated or seeded (and
+// before an embedded one is locked). A request that arrives meanwhile waits for the gateway.
+let server: Server;
+let url: string;
+let startedListener: (listener: RequestListener) => void = () => {};
+const gatewayListener = new Promise<RequestListener>((resolve) => {
+  startedListener = resolve;
+});
+try {
+  ({ server, url } = await listen(
+    (req, res) => void gatewayListener.then((serve) => serve(req, res)),
+    config.port,
+    config.host,
+  ));
+} catch (error) {
+  logger.fatal({ host: config.host, port: config.port, err: describeError(error) }, 'could not listen');
+  process.exit(1);
+}
+
 let database: Awaited<ReturnType<typeof openDatabase>>;
 try {
   database = await timed('database', () => openDatabase(databaseUrl));
@@ -54,7 +65,14 @@ try {
   await timed('migrations', () => migrate(db));
   if (embedded) await timed('demoData', () => seedDemoData(db));
 } catch (error) {
-  logger.fatal({ database: where, err: rootMessage(error) }, 'could not open and migrate the database');
+  if (error instanceof DatabaseLockedError) {
+    logger.fatal(
+      { database: where, holderPid: error.holderPid, err: { message: error.message } },
+      'the embedded database is in use',
+    );
+  } else {
+    logger.fatal({ database: where, err: describeError(error) }, 'could not open and migrate the database');
+  }
   process.exit(1);
 }
 const { db } = database;
@@ -78,19 +96,16 @@ const gateway = createGateway({
   logger,
 });
 
-let server: Server;
-let url: string;
-try {
-  ({ server, url } = await listen(gateway, config.port, config.host));
-} catch (error) {
-  logger.fatal({ host: config.host, port: config.port, err: rootMessage(error) }, 'could not listen');
-  process.exit(1);
-}
+// From now on requests go straight to the gateway, with no start-up indirection.
+const serve = gateway.callback();
+server.removeAllListeners('request');
+server.on('request', serve);
+startedListener(serve);
 
 logger.info(
   {
     url,
-    database: embedded ? `embedded PGlite at ${databaseUrl}` : where,
+    database: where,
     upstream: stubServer ? `built-in stub at ${upstreamUrl}` : upstreamUrl,
     enrichment: config.enrichment,
     startupMs: Math.round(performance.now()),

@@ -20,7 +20,7 @@ test('defaults to 127.0.0.1:3000, the embedded database under ./.data, the stub,
   assert.equal(config, {
     port: 3000,
     host: '127.0.0.1',
-    database: { kind: 'embedded', dataDir: '/srv/app/.data' },
+    database: { kind: 'embedded', dataDir: '/srv/app/.data/pglite' },
     upstreamUrl: null,
     logLevel: 'info',
     enrichment: true,
@@ -63,9 +63,19 @@ test('reads every variable', () => {
 
 test('puts the embedded database where the user ran pnpm (INIT_CWD), or in DATA_DIR', () => {
   const at = (env: Record<string, string>) => loadConfig(env, '/repo/packages/gateway').database;
-  assert.equal(at({ INIT_CWD: '/repo' }), { kind: 'embedded', dataDir: '/repo/.data' });
-  assert.equal(at({ INIT_CWD: '/repo', DATA_DIR: 'tmp/demo' }), { kind: 'embedded', dataDir: '/repo/tmp/demo' });
-  assert.equal(at({ DATA_DIR: '/var/lib/gateway' }), { kind: 'embedded', dataDir: '/var/lib/gateway' });
+  assert.equal(at({ INIT_CWD: '/repo' }), { kind: 'embedded', dataDir: '/repo/.data/pglite' });
+  assert.equal(at({ INIT_CWD: '/repo', DATA_DIR: 'tmp/demo' }), { kind: 'embedded', dataDir: '/repo/tmp/demo/pglite' });
+  assert.equal(at({ DATA_DIR: '/var/lib/gateway' }), { kind: 'embedded', dataDir: '/var/lib/gateway/pglite' });
+});
+
+test('reads DATABASE_URL with the parser db:migrate and drizzle-kit use', () => {
+  const at = (env: Record<string, string>) => loadConfig(env, '/repo/packages/gateway').database;
+  assert.equal(at({ INIT_CWD: '/repo', DATABASE_URL: 'pglite:./x' }), { kind: 'embedded', dataDir: '/repo/x' });
+  assert.equal(at({ DATABASE_URL: 'postgresql://db/app' }), { kind: 'postgres', url: 'postgresql://db/app' });
+  const found = problems({ DATABASE_URL: 'localhost:54329/cl' });
+  assert.equal(found, [
+    'DATABASE_URL has the scheme "localhost:"; it must be a postgres:// or postgresql:// URL, or pglite:<directory> for an embedded database',
+  ]);
 });
 
 test('treats empty variables as unset', () => {
@@ -78,7 +88,7 @@ const invalid: [string, Record<string, string>, RegExp][] = [
   ['a port out of range', { PORT: '70000' }, /^PORT/],
   ['a fractional timeout', { UPSTREAM_HEADERS_TIMEOUT_MS: '1.5' }, /^UPSTREAM_HEADERS_TIMEOUT_MS/],
   ['a zero timeout', { SHUTDOWN_TIMEOUT_MS: '0' }, /^SHUTDOWN_TIMEOUT_MS must be an integer from 1/],
-  ['a database URL that is not Postgres', { DATABASE_URL: 'mysql://db/app' }, /^DATABASE_URL must be a postgres/],
+  ['a database URL that is not Postgres', { DATABASE_URL: 'mysql://db/app' }, /^DATABASE_URL has the scheme "mysql:"/],
   ['an upstream that is not a URL', { UPSTREAM_URL: 'router:3001' }, /^UPSTREAM_URL must use http or https/],
   ['an upstream without a scheme', { UPSTREAM_URL: '/v1' }, /^UPSTREAM_URL must be an absolute http\(s\) URL/],
   ['an upstream with a query', { UPSTREAM_URL: 'http://r/?a=1' }, /^UPSTREAM_URL must not carry a query/],

@@ -90,7 +90,7 @@ test('refuses to start when the database cannot be reached, and says why', async
   const address = await closedAddress();
   const gateway = startMain({ DATABASE_URL: `postgres://app:s3cret@${address}/app`, PORT: '0' });
   const fatal = await gateway.log('could not open and migrate the database');
-  assert.match(String(fatal.err), /ECONNREFUSED/);
+  assert.match(JSON.stringify(fatal.err), /ECONNREFUSED/);
   assert.is(fatal.database, `postgres://app:***@${address}/app`);
   assert.equal(await within(gateway.exited, 'the process to exit'), { code: 1, signal: null });
 });
