@@ -26,6 +26,8 @@ export interface GatewayConfig {
   upstreamHeadersTimeoutMs: number;
   upstreamBodyTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /** Time between SIGTERM/SIGINT and closing the listener, while `/readyz` already answers 503. */
+  shutdownDelayMs: number;
 }
 
 /** The environment was not usable; `problems` names each variable at fault. */
@@ -111,6 +113,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     upstreamHeadersTimeoutMs: millis('UPSTREAM_HEADERS_TIMEOUT_MS', 300_000),
     upstreamBodyTimeoutMs: millis('UPSTREAM_BODY_TIMEOUT_MS', 300_000),
     shutdownTimeoutMs: millis('SHUTDOWN_TIMEOUT_MS', 10_000),
+    // 0: close at once. Set it to how long the load balancer takes to notice a failing /readyz.
+    shutdownDelayMs: integer('SHUTDOWN_DELAY_MS', 0, 0, 2_147_483_647),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

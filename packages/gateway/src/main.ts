@@ -126,6 +126,13 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
     process.exit(1);
   }
   stopping = true;
+  // Readiness fails first, while the listener is still open, so a load balancer stops sending
+  // traffic before connections are refused.
+  gateway.startDraining();
+  if (config.shutdownDelayMs > 0) {
+    logger.info({ signal, delayMs: config.shutdownDelayMs }, 'draining: /readyz answers 503, still accepting');
+    await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
+  }
   // drain() stops listening before it returns its promise, so this line is only ever read once
   // new connections are refused.
   const draining = drain(server, config.shutdownTimeoutMs);

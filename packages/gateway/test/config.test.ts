@@ -29,6 +29,7 @@ test('defaults to 127.0.0.1:3000, the embedded database under ./.data, the stub,
     upstreamHeadersTimeoutMs: 300_000,
     upstreamBodyTimeoutMs: 300_000,
     shutdownTimeoutMs: 10_000,
+    shutdownDelayMs: 0,
   } satisfies GatewayConfig);
 });
 
@@ -45,6 +46,7 @@ test('reads every variable', () => {
     UPSTREAM_HEADERS_TIMEOUT_MS: '2',
     UPSTREAM_BODY_TIMEOUT_MS: '3',
     SHUTDOWN_TIMEOUT_MS: '4',
+    SHUTDOWN_DELAY_MS: '5',
   });
   assert.equal(config, {
     port: 8080,
@@ -58,6 +60,7 @@ test('reads every variable', () => {
     upstreamHeadersTimeoutMs: 2,
     upstreamBodyTimeoutMs: 3,
     shutdownTimeoutMs: 4,
+    shutdownDelayMs: 5,
   });
 });
 
