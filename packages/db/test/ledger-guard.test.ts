@@ -1,10 +1,13 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { Decimal } from 'decimal.js';
 import { sql } from 'drizzle-orm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createTransaction, type Database, getUserBalance, rowsOf, sumLedger } from '../src/index.ts';
 import { createTestUser, rejection, sqlState, withTestDatabase } from '../src/testing/index.ts';
+import { findLocalPostgresBin } from '../src/testing/local-postgres.ts';
 
 const test = suite('ledger guard');
 
@@ -106,12 +109,28 @@ test('refuse an INSERT that does not come from the ledger, in every form', () =>
     await assertExact(db, fresh.id, '0');
   }));
 
-test('still fold every kind of ledger insert: single, multi-row, multi-user, rolled back', () =>
+test('still fold every kind of ledger insert: multi-row, multi-user, MERGE, savepoints, rolled back', () =>
   withTestDatabase(async (db) => {
     const [a, b] = [await createTestUser(db), await createTestUser(db)];
     await db.execute(sql`insert into credits_transactions (user_id, transaction_type, amount, source_id)
       select case when g % 2 = 0 then ${a.id}::uuid else ${b.id}::uuid end, 'admin_grant', 0.5, 'g-' || g
       from generate_series(1, 10) g`);
+    await db.execute(sql`merge into credits_transactions t
+      using (values (${a.id}::uuid, 'usage', 0.25::numeric, 'merged')) as s(user_id, transaction_type, amount, source_id)
+      on t.source_id = s.source_id
+      when not matched then insert (user_id, transaction_type, amount, source_id)
+        values (s.user_id, s.transaction_type, s.amount, s.source_id)`);
+    await db.transaction(async (tx) => {
+      await tx.execute(sql`insert into credits_transactions (user_id, transaction_type, amount, source_id)
+                           values (${b.id}, 'admin_grant', 1, 'kept')`);
+      await rejection(() =>
+        tx.transaction(async (savepoint) => {
+          await savepoint.execute(sql`insert into credits_transactions (user_id, transaction_type, amount, source_id)
+                                      values (${b.id}, 'admin_grant', 1000, 'rolled-back-to-savepoint')`);
+          throw new Error('roll back to the savepoint');
+        }),
+      );
+    });
     await rejection(() =>
       db.transaction(async (tx) => {
         await tx.execute(sql`insert into credits_transactions (user_id, transaction_type, amount, source_id)
@@ -119,9 +138,44 @@ test('still fold every kind of ledger insert: single, multi-row, multi-user, rol
         throw new Error('roll back');
       }),
     );
-    await assertExact(db, a.id, '2.5');
-    await assertExact(db, b.id, '2.5');
+    await assertExact(db, a.id, '2.25');
+    await assertExact(db, b.id, '3.5');
   }));
+
+/** Feed `data` to `COPY … FROM STDIN` through psql (node-postgres has no COPY of its own). */
+function copyWithPsql(url: string, statement: string, data: string): Promise<{ code: number | null; stderr: string }> {
+  const psql = path.join(findLocalPostgresBin() ?? '', 'psql');
+  const child = spawn(psql, [url, '-v', 'ON_ERROR_STOP=1', '-c', statement], { stdio: ['pipe', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk;
+  });
+  child.stdin.end(data);
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stderr })));
+}
+
+// psql comes with the local server binaries; a container-only machine has none.
+(findLocalPostgresBin() ? test : test.skip)('fold a COPY into the ledger, and refuse a COPY into the checkpoints', () =>
+  withTestDatabase(async (db, t) => {
+    const userId = await userWithLedger(db);
+    const rows = `${userId}\tpurchase\t10.5\tcopy-1\n${userId}\tusage\t0.5\tcopy-2\n`;
+    const copied = await copyWithPsql(
+      t.url,
+      'copy credits_transactions (user_id, transaction_type, amount, source_id) from stdin',
+      rows,
+    );
+    assert.is(copied.code, 0, copied.stderr);
+    await assertExact(db, userId, '156.125');
+    const refused = await copyWithPsql(
+      t.url,
+      'copy user_balance_checkpoints (user_id, balance) from stdin',
+      `${userId}\t5\n`,
+    );
+    assert.is(refused.code, 1);
+    assert.match(refused.stderr, /user_balance_checkpoints is written only by the ledger: INSERT is not allowed/);
+    await assertExact(db, userId, '156.125');
+  }),
+);
 
 test('pin the search_path of every trigger function in the schema', () =>
   withTestDatabase(async (db) => {
