@@ -109,4 +109,33 @@ test('pnpm start masks both kinds of database password in everything it prints',
   }
 });
 
+test('the ready line and every line after it mask the passwords of a working DATABASE_URL', async () => {
+  const t = await createTestDatabase();
+  // The test server trusts loopback connections: the passwords are ignored there, and must not be printed.
+  const url = new URL(t.url);
+  url.password = 'userinfo-pw';
+  url.searchParams.set('password', 'query-pw');
+  const gateway = startProcess(
+    process.execPath,
+    ['--import', 'tsx', 'src/main.ts'],
+    bareEnv({ DATABASE_URL: url.href, UPSTREAM_URL: upstream.url, PORT: '0', LOG_LEVEL: 'trace' }),
+  );
+  try {
+    const { url: gatewayUrl, pid } = await gateway.ready();
+    const ready = gateway.logs.find((line) => line.msg === 'gateway ready');
+    assert.match(
+      String(ready?.database),
+      /^postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/cl_test_\w+\?password=\*\*\*$/,
+    );
+    await send(`${gatewayUrl}/readyz`);
+    await post(gatewayUrl, `sk-${'q'.repeat(43)}`);
+    process.kill(pid, 'SIGTERM');
+    await within(gateway.exited, 'the process to exit');
+    assertClean(JSON.stringify(gateway.logs) + gateway.stderr(), ['userinfo-pw', 'query-pw', `sk-${'q'.repeat(43)}`]);
+  } finally {
+    gateway.stop();
+    await t.close();
+  }
+});
+
 test.run();
