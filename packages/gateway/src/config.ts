@@ -16,6 +16,8 @@ export interface GatewayConfig {
   port: number;
   host: string;
   database: DatabaseConfig;
+  /** Seed the demo users and keys: only on the default embedded database (DATABASE_URL unset). */
+  demoData: boolean;
   /** The OpenAI-compatible router; null starts the built-in stub upstream. */
   upstreamUrl: string | null;
   logLevel: LogLevel;
@@ -104,6 +106,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     port,
     host: read('HOST') ?? '127.0.0.1',
     database,
+    demoData: databaseUrl === undefined,
     upstreamUrl,
     logLevel: isLogLevel(logLevel) ? logLevel : 'info',
     enrichment: enrichmentRaw !== 'off',

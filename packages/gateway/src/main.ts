@@ -23,7 +23,8 @@ try {
 
 const logger = pino({ level: config.logLevel });
 
-const embedded = config.database.kind === 'embedded';
+// Demo keys are public (they are in this repository): only the zero-setup default gets them.
+const demo = config.demoData;
 const databaseUrl = config.database.kind === 'embedded' ? config.database.dataDir : config.database.url;
 // Masked by parsing: a password in the user info or in a query parameter is never printed.
 const where = describeTarget(config.database);
@@ -63,7 +64,7 @@ try {
   database = await timed('database', () => openDatabase(databaseUrl));
   const { db } = database;
   await timed('migrations', () => migrate(db));
-  if (embedded) await timed('demoData', () => seedDemoData(db));
+  if (demo) await timed('demoData', () => seedDemoData(db));
 } catch (error) {
   if (error instanceof DatabaseLockedError) {
     logger.fatal(
@@ -113,7 +114,7 @@ logger.info(
   },
   'gateway ready',
 );
-if (embedded) {
+if (demo) {
   // For people, not log shippers: plain text on stderr, so it pastes as-is and stdout stays JSON.
   const lines = demoCurlCommands(url).map(({ title, command }) => `# ${title}\n${command}\n`);
   process.stderr.write(`\nDemo data is loaded. Try:\n\n${lines.join('\n')}\n`);

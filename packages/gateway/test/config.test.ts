@@ -21,6 +21,7 @@ test('defaults to 127.0.0.1:3000, the embedded database under ./.data, the stub,
     port: 3000,
     host: '127.0.0.1',
     database: { kind: 'embedded', dataDir: '/srv/app/.data/pglite' },
+    demoData: true,
     upstreamUrl: null,
     logLevel: 'info',
     enrichment: true,
@@ -52,6 +53,7 @@ test('reads every variable', () => {
     port: 8080,
     host: '0.0.0.0',
     database: { kind: 'postgres', url: 'postgres://u:p@db:5432/app' },
+    demoData: false,
     upstreamUrl: 'https://router.internal:3001/openai',
     logLevel: 'debug',
     enrichment: false,
@@ -74,6 +76,8 @@ test('puts the embedded database where the user ran pnpm (INIT_CWD), or in DATA_
 test('reads DATABASE_URL with the parser db:migrate and drizzle-kit use', () => {
   const at = (env: Record<string, string>) => loadConfig(env, '/repo/packages/gateway').database;
   assert.equal(at({ INIT_CWD: '/repo', DATABASE_URL: 'pglite:./x' }), { kind: 'embedded', dataDir: '/repo/x' });
+  // Public demo keys only ever go into the zero-setup default, not into a database someone named.
+  assert.is(loadConfig({ DATABASE_URL: 'pglite:./x' }).demoData, false);
   assert.equal(at({ DATABASE_URL: 'postgresql://db/app' }), { kind: 'postgres', url: 'postgresql://db/app' });
   const found = problems({ DATABASE_URL: 'localhost:54329/cl' });
   assert.equal(found, [
