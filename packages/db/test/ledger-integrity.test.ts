@@ -113,7 +113,7 @@ test('rebuild every checkpoint from the ledger, record it, and leave nothing to 
     assert.is(recorded[0]?.n, 2);
   }));
 
-test('rebuild while writers insert: no concurrent write is lost or counted twice', () =>
+test('check and rebuild while writers insert: no false drift, no concurrent write lost or counted twice', () =>
   withTestDatabase(
     async (db) => {
       const users = [await createTestUser(db), await createTestUser(db), await createTestUser(db)];
@@ -136,11 +136,19 @@ test('rebuild while writers insert: no concurrent write is lost or counted twice
       let rebuilds = 0;
       let repaired = 0;
       // Bounded: the writers finish by themselves, and at most 200 rebuilds run meanwhile.
+      let checks = 0;
+      let falseDrift = 0;
       while (writing && rebuilds < 200) {
         const rebuild = await rebuildCheckpoints(db);
         rebuilds += 1;
         repaired += rebuild.repaired.length;
+        // A check takes no lock: one snapshot must still never show a write half-folded.
+        const check = await checkLedger(db);
+        checks += 1;
+        falseDrift += check.drift.length;
       }
+      assert.ok(checks >= 2);
+      assert.is(falseDrift, 0, 'a check saw drift while writers were inserting');
       await writers;
       assert.ok(rebuilds >= 2, `only ${rebuilds} rebuild(s) overlapped the writers`);
       assert.is(repaired, 0, 'a rebuild found drift while writers were inserting');
