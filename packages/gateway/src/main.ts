@@ -10,6 +10,7 @@ import { ConfigError, type GatewayConfig, loadConfig } from './config.ts';
 import { createGateway } from './create-gateway.ts';
 import { demoCurlCommands, seedDemoData } from './demo-data.ts';
 import { drain, listen } from './server.ts';
+import { startingListener } from './starting.ts';
 import { createStubUpstream } from './stub-upstream.ts';
 
 let config: GatewayConfig;
@@ -41,7 +42,8 @@ async function timed<T>(step: string, work: () => Promise<T>): Promise<T> {
 }
 
 // The port first: a taken port must fail before the database is opened, migrated or seeded (and
-// before an embedded one is locked). A request that arrives meanwhile waits for the gateway.
+// before an embedded one is locked). Meanwhile the probes answer (alive, not ready) and any other
+// request waits for the gateway.
 let server: Server;
 let url: string;
 let startedListener: (listener: RequestListener) => void = () => {};
@@ -49,15 +51,12 @@ const gatewayListener = new Promise<RequestListener>((resolve) => {
   startedListener = resolve;
 });
 try {
-  ({ server, url } = await listen(
-    (req, res) => void gatewayListener.then((serve) => serve(req, res)),
-    config.port,
-    config.host,
-  ));
+  ({ server, url } = await listen(startingListener(gatewayListener), config.port, config.host));
 } catch (error) {
   logger.fatal({ host: config.host, port: config.port, err: describeError(error) }, 'could not listen');
   process.exit(1);
 }
+logger.info({ url, database: where }, 'listening; opening the database');
 
 let database: Awaited<ReturnType<typeof openDatabase>>;
 try {

@@ -34,6 +34,12 @@ function startMain(env: Record<string, string>) {
 
 test('a second gateway on the same data directory stops at once, naming the first; a killed one is taken over', async () => {
   const first = startMain({ DATA_DIR: dataDir, PORT: '0' });
+  // While an empty data directory is initialised (seconds), the port already answers the probes.
+  const listening = await first.log('listening; opening the database');
+  const starting = await send(`${listening.url}/readyz`);
+  assert.is(starting.status, 503);
+  assert.equal(JSON.parse(starting.body.toString()), { status: 'starting' });
+  assert.is((await send(`${listening.url}/healthz`)).status, 200);
   const { url, pid } = await first.ready(120_000);
 
   const second = startMain({ DATA_DIR: dataDir, PORT: '0' });
