@@ -90,22 +90,21 @@ test('refuse a lock held from another machine, which cannot be checked', () => {
   assert.match((error as Error).message, /in use by process 4242 on elsewhere \(since yesterday\)/);
 });
 
-test('openDatabase locks a PGlite directory until close, and never memory://', async () => {
+test('openDatabase takes the lock before PGlite touches the directory', async () => {
   const dir = freshDir();
-  const first = await openDatabase(`pglite:${dir}`);
+  const held = lockDataDir(dir);
   try {
-    const error = await openDatabase(dir).then(
-      () => null,
-      (e: unknown) => e,
-    );
-    assert.instance(error, DatabaseLockedError);
+    for (const url of [dir, `pglite:${dir}`]) {
+      const error = await openDatabase(url).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      assert.instance(error, DatabaseLockedError, url);
+    }
+    assert.not.ok(existsSync(path.join(dir, 'PG_VERSION')), 'PGlite initialised a locked directory');
   } finally {
-    await first.close();
+    held.release();
   }
-  const again = await openDatabase(dir);
-  await again.close();
-  const memory = [await openDatabase('memory://'), await openDatabase('memory://')];
-  for (const m of memory) await m.close();
 });
 
 test.run();

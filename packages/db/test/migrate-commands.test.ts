@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { MIGRATIONS_FOLDER, openDatabase, rowsOf } from '../src/index.ts';
+import { LOCK_FILE, MIGRATIONS_FOLDER, openDatabase, rowsOf } from '../src/index.ts';
 import { createTestDatabase } from '../src/testing/index.ts';
 
 const test = suite('migration commands');
@@ -109,6 +109,10 @@ test('db:migrate migrates an embedded database, and is refused while another pro
     } finally {
       await held.close();
     }
+    assert.not.ok(existsSync(path.join(dir, LOCK_FILE)), 'close() let go of the lock');
+    const again = await dbMigrate({ DATABASE_URL: `pglite:${dir}` });
+    assert.is(again.code, 0, again.stderr);
+    assert.match(again.stdout, /no migration to apply/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
