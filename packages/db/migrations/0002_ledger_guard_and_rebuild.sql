@@ -76,10 +76,16 @@ DECLARE
   upserted integer;
   removed integer;
 BEGIN
+  -- A snapshot taken before the lock below would miss rows committed while waiting for it, and
+  -- the rebuild would write balances without them.
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    RAISE EXCEPTION 'user_balance_rebuilds: a rebuild runs in a READ COMMITTED transaction, not %',
+      current_setting('transaction_isolation')
+      USING ERRCODE = 'invalid_transaction_state';
+  END IF;
   -- No ledger insert can start or be in flight until this transaction ends (SHARE ROW EXCLUSIVE
   -- conflicts with the ROW EXCLUSIVE lock of an INSERT, and with itself: rebuilds queue). In READ
-  -- COMMITTED every statement below then sees every committed row; under REPEATABLE READ the
-  -- caller must take this lock before the transaction's first query.
+  -- COMMITTED every statement below then sees every committed row.
   LOCK TABLE public.credits_transactions IN SHARE ROW EXCLUSIVE MODE;
 
   WITH sums AS (

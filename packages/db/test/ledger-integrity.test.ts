@@ -162,4 +162,21 @@ test('check and rebuild while writers insert: no false drift, no concurrent writ
     { poolSize: 8 },
   ));
 
+test('refuse a rebuild in a REPEATABLE READ transaction, whose snapshot could predate the lock', () =>
+  withTestDatabase(async (db) => {
+    const user = await createTestUser(db);
+    await credit(db, user.id, 'purchase', '2');
+    const error = await rejection(() =>
+      db.transaction(
+        async (tx) => {
+          await tx.execute(sql`select 1`);
+          await tx.execute(sql`insert into user_balance_rebuilds default values`);
+        },
+        { isolationLevel: 'repeatable read' },
+      ),
+    );
+    assert.is(sqlState(error), '25000');
+    assert.ok((await checkLedger(db)).ok);
+  }));
+
 test.run();
