@@ -22,7 +22,9 @@ try {
   process.exit(2);
 }
 
-const logger = pino({ level: config.logLevel });
+// `err` fields arrive already described (`describeError`: code and message, nothing secret);
+// pino's default error serializer would only add an empty stack and `"type":"Object"` to them.
+const logger = pino({ level: config.logLevel, serializers: { err: (value: unknown) => value } });
 
 // Demo keys are public (they are in this repository): only the zero-setup default gets them.
 const demo = config.demoData;
