@@ -105,7 +105,9 @@ test('probes the database at most about once a second, however often it is asked
     for (let i = 0; i < 50; i++) await send(`${front.url}/metrics`);
     const seconds = (performance.now() - started) / 1000;
     assert.ok(answers.every((s) => s === 200));
-    assert.ok(probes >= 1 && probes <= Math.ceil(seconds) + 1, `${probes} probes in ${seconds.toFixed(1)} s`);
+    // Uncached, these 300 requests would be 300 probes. The bound leaves room for a loaded machine,
+    // where a probe's own time and timer lateness blur the one-second boundaries.
+    assert.ok(probes >= 1 && probes <= 2 * Math.ceil(seconds) + 2, `${probes} probes in ${seconds.toFixed(1)} s`);
   } finally {
     await front.close();
     await counted.close();
