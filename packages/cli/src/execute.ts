@@ -7,6 +7,8 @@ import { resolveDatabaseUrl } from './database-url.ts';
 export interface Result {
   text: string;
   json: unknown;
+  /** Exit code for a result that is printed but means failure (`ledger check` finding drift). */
+  exitCode?: number;
 }
 
 /** Options every command takes, declared on the program. */
@@ -44,6 +46,7 @@ export async function execute(command: Command, work: (context: CommandContext) 
     close = opened.close;
     const result = await work({ db: opened.db, url });
     process.stdout.write(options.json ? `${JSON.stringify(result.json, null, 2)}\n` : `${result.text}\n`);
+    if (result.exitCode !== undefined) process.exitCode = result.exitCode;
   } catch (error) {
     process.stderr.write(`control-layer: ${describeError(error)}\n`);
     process.exitCode = 1;

@@ -4,6 +4,7 @@ import { registerEndpoints } from './commands/endpoints.ts';
 import { registerExplain } from './commands/explain.ts';
 import { registerGroups } from './commands/groups.ts';
 import { registerKeys } from './commands/keys.ts';
+import { registerLedger } from './commands/ledger.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerModels } from './commands/models.ts';
 import { registerRules } from './commands/rules.ts';
@@ -11,8 +12,7 @@ import { registerUsers } from './commands/users.ts';
 
 /**
  * The `control-layer` program. Each command group lives in a file of its own under commands/ and
- * registers itself here; a new group (such as `ledger check` / `ledger rebuild`) is one new file
- * and one line below.
+ * registers itself here; a new group is one new file and one line below.
  */
 export function createProgram(): Command {
   const program = new Command('control-layer')
@@ -31,6 +31,7 @@ export function createProgram(): Command {
     registerRules,
     registerCredits,
     registerExplain,
+    registerLedger,
   ]) {
     register(program);
   }

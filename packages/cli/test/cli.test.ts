@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openDatabase } from '@control-layer/db';
 import { createGateway, createStubUpstream, listen } from '@control-layer/gateway';
+import { sql } from 'drizzle-orm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildOnce, type CliRun, emptyDatabase, runCli } from './run-cli.ts';
@@ -256,6 +257,40 @@ test('users delete is a soft delete: the user is listed as deleted and their key
   );
   assertRefused(await cli(['users', 'delete', 'dave']), /already deleted/);
   assertRefused(await cli(['keys', 'create', 'dave']), /user "dave" is deleted/);
+});
+
+test('ledger check finds a balance moved around the ledger, exits 1, and ledger rebuild repairs it', async () => {
+  const clean = await json<{ ok: boolean; drift: unknown[] }>(['ledger', 'check']);
+  assert.is(clean.ok, true);
+  assert.equal(clean.drift, []);
+
+  // Only a superuser can move a checkpoint without the ledger (the guard refuses everyone else):
+  // the test cluster's role is one, so it plays the operator who did.
+  const { db, close } = await openDatabase(database.url, { poolSize: 1 });
+  try {
+    await db.transaction(async (tx) => {
+      await tx.execute(sql`set local session_replication_role = replica`);
+      await tx.execute(sql`update user_balance_checkpoints set balance = balance + 1000
+        where user_id = (select id from users where username = 'carol')`);
+    });
+  } finally {
+    await close();
+  }
+
+  const drifted = await cli(['ledger', 'check', '--json']);
+  assert.is(drifted.code, 1, drifted.stderr);
+  const report = JSON.parse(drifted.stdout) as { ok: boolean; drift: { difference: string }[] };
+  assert.is(report.ok, false);
+  assert.is(report.drift.length, 1);
+  assert.is(report.drift[0]?.difference, '-1000.00');
+  const readable = await cli(['ledger', 'check']);
+  assert.is(readable.code, 1);
+  assert.match(readable.stdout, /1 of \d+ balances differ from the ledger/);
+
+  const rebuild = await json<{ repaired: unknown[]; checkpoints: number }>(['ledger', 'rebuild']);
+  assert.is(rebuild.repaired.length, 1);
+  assert.is((await json<{ ok: boolean }>(['ledger', 'check'])).ok, true);
+  assert.is((await cli(['ledger', 'check'])).code, 0);
 });
 
 test('through `pnpm cli --json`, stdout is exactly the JSON document', async () => {

@@ -9,9 +9,13 @@ export function registerMigrate(program: Command): void {
     .description('apply the pending schema migrations (safe to repeat)')
     .action((_options: object, command: Command) =>
       execute(command, async ({ db, url }) => {
-        await migrate(db);
+        const { applied, total } = await migrate(db);
         const database = redactedUrl(url);
-        return { text: `migrations applied to ${database}`, json: { migrated: true, database } };
+        const text =
+          applied === 0
+            ? `${database} is up to date (${total} migrations)`
+            : `applied ${applied} migration${applied === 1 ? '' : 's'} to ${database} (${total} in all)`;
+        return { text, json: { migrated: true, applied, total, database } };
       }),
     );
 }

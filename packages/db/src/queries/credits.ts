@@ -46,7 +46,8 @@ function assertStorableAmount(amount: Decimal): void {
 }
 
 function sameContent(row: CreditTransaction, input: CreateTransactionInput): boolean {
-  return row.userId === input.userId && row.transactionType === input.type && row.amount.eq(input.amount);
+  // Postgres returns a uuid in lower case whatever case it was given in.
+  return row.userId === input.userId.toLowerCase() && row.transactionType === input.type && row.amount.eq(input.amount);
 }
 
 /**
