@@ -1,12 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { is, type Logger, sql } from 'drizzle-orm';
-import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { drizzle as drizzlePg, NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import { drizzle as drizzlePglite, PgliteDatabase } from 'drizzle-orm/pglite';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
 import { lockDataDir } from './data-dir-lock.ts';
 import * as schema from './schema/index.ts';
@@ -72,6 +70,11 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
     const db = drizzlePg(pool, { schema, ...(options.logger && { logger: options.logger }) });
     return { db, driver: 'postgres', close: () => pool.end() };
   }
+  // Loaded only for the embedded engine: a server-backed process (gateway, admin tool) starts faster without it.
+  const [{ PGlite }, { drizzle: drizzlePglite }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('drizzle-orm/pglite'),
+  ]);
   // `pglite:<dir>` is how DATABASE_URL names an embedded database (see parseDatabaseUrl).
   const dir = url.toLowerCase().startsWith('pglite:') ? url.slice('pglite:'.length) : url;
   const dataDir = dir === 'memory://' || dir === '' ? undefined : dir;
@@ -127,10 +130,11 @@ async function recordedMigrations(db: Database): Promise<number> {
 /** Apply the committed migrations that the database has not seen yet, and say how many that was. */
 export async function migrate(db: Database, migrationsFolder = MIGRATIONS_FOLDER): Promise<MigrationResult> {
   const before = await recordedMigrations(db);
-  if (is(db, PgliteDatabase)) {
-    await migratePglite(db, { migrationsFolder });
-  } else {
+  if (is(db, NodePgDatabase)) {
     await migratePg(db as Parameters<typeof migratePg>[0], { migrationsFolder });
+  } else {
+    const { migrate: migratePglite } = await import('drizzle-orm/pglite/migrator');
+    await migratePglite(db as Parameters<typeof migratePglite>[0], { migrationsFolder });
   }
   const total = await recordedMigrations(db);
   return { applied: total - before, total };
