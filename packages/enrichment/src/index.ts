@@ -1,3 +1,6 @@
+// Declares `ctx.request.bodyBytes` for every consumer of the package, not only inside it.
+import './koa-request.ts';
+
 export { bearerToken } from './bearer-token.ts';
 export { DeadlineExceededError, withDeadline } from './deadline.ts';
 export type { Denial } from './diagnose.ts';

@@ -1,5 +1,5 @@
 import { Decimal } from 'decimal.js';
-import { eq, sql } from 'drizzle-orm';
+import { desc, eq, sql } from 'drizzle-orm';
 import type { Database } from '../database.ts';
 import { rowsOf } from '../database.ts';
 import { InvalidAmountError, SourceIdConflictError } from '../errors.ts';
@@ -104,4 +104,14 @@ export async function sumLedger(db: Database, userId: string): Promise<Decimal> 
     where ${creditsTransactions.userId} = ${userId}`);
   const [row] = rowsOf<{ total: string }>(result);
   return new Decimal(row?.total ?? 0);
+}
+
+/** A user's ledger rows, newest first, at most `limit` of them. */
+export async function listTransactions(db: Database, userId: string, limit = 50): Promise<CreditTransaction[]> {
+  return db
+    .select()
+    .from(creditsTransactions)
+    .where(eq(creditsTransactions.userId, userId))
+    .orderBy(desc(creditsTransactions.seq))
+    .limit(limit);
 }
