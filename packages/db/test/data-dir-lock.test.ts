@@ -35,7 +35,7 @@ function holderProcess(dir: string) {
   const script = `import { lockDataDir } from ${JSON.stringify(path.resolve(import.meta.dirname, '../src/data-dir-lock.ts'))};
 lockDataDir(${JSON.stringify(dir)}); console.log('locked'); setInterval(() => {}, 60_000);`;
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'ignore'],
   });
   const locked = new Promise<void>((resolve, reject) => {
     child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('locked') && resolve());
@@ -70,6 +70,25 @@ test('take over the lock of a process that was killed with SIGKILL', async () =>
   const lock = lockDataDir(dir);
   assert.is(JSON.parse(readFileSync(path.join(dir, LOCK_FILE), 'utf8')).pid, process.pid);
   lock.release();
+});
+
+test('of processes racing for one directory, exactly one holds it, stale lock or not', async () => {
+  for (const stale of [false, true]) {
+    const dir = freshDir();
+    if (stale) writeLock(dir, { pid: 999_999_999, host: hostname(), startTime: null, token: 'dead', since: 'then' });
+    const racers = Array.from({ length: 4 }, () => holderProcess(dir));
+    const outcomes = await Promise.all(
+      racers.map((racer) =>
+        racer.locked.then(
+          () => 'locked',
+          () => 'refused',
+        ),
+      ),
+    );
+    for (const racer of racers) racer.child.kill('SIGKILL');
+    await Promise.all(racers.map((racer) => racer.exited));
+    assert.is(outcomes.filter((o) => o === 'locked').length, 1, `${stale ? 'stale' : 'empty'}: ${outcomes}`);
+  }
 });
 
 test('take over a lock whose pid now belongs to another process, or that is unreadable', () => {
