@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { type Database, rowsOf } from './database.ts';
+import { describeError } from './describe-error.ts';
 
 export type ReplicaState = 'unknown' | 'fresh' | 'lagging' | 'down';
 
@@ -117,7 +118,8 @@ export function createReadRouter(primary: Database, replica: Database, options: 
       setState(lagMs > maxLagMs ? 'lagging' : 'fresh');
     } catch (error) {
       lagMs = null;
-      setState('down', error instanceof Error ? error.message : String(error));
+      // Logged on a state change: the root cause only, never a statement.
+      setState('down', describeError(error).message);
     }
   };
 
@@ -144,7 +146,8 @@ export function createReadRouter(primary: Database, replica: Database, options: 
       } catch (error) {
         counts.retried++;
         counts.primary++;
-        setState('down', error instanceof Error ? error.message : String(error));
+        // A failed diagnosis carries its parameters (a key digest): only the described root cause is kept.
+        setState('down', describeError(error).message);
         return work(primary);
       }
     },

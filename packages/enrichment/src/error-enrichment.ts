@@ -1,4 +1,4 @@
-import type { DenialFacts } from '@control-layer/db';
+import { type DenialFacts, describeError } from '@control-layer/db';
 import type { Context, Middleware, Next } from 'koa';
 import { bearerToken } from './bearer-token.ts';
 import { captureBody } from './capture-body.ts';
@@ -9,6 +9,7 @@ import { requestIdOf, sendError } from './envelope.ts';
 import { ERROR_SPECS } from './error-codes.ts';
 import { modelOf } from './model-name.ts';
 import { type ErrorEnrichmentOptions, type PassThroughReason, resolveOptions } from './options.ts';
+import { recordOutcome } from './outcome.ts';
 import { discardRest } from './request-body.ts';
 
 function isForbidden(error: unknown): boolean {
@@ -61,6 +62,7 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
     }
     /** Leave the response (or the thrown 403) exactly as it was. */
     const leave = (reason: PassThroughReason): void => {
+      recordOutcome(ctx, { passthrough: reason });
       onPassThrough({ reason, status: thrown === undefined ? ctx.status : 403, requestId: requestIdOf(ctx) });
       if (thrown !== undefined) throw thrown;
     };
@@ -82,7 +84,7 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
     } catch (error) {
       const timedOut = error instanceof DeadlineExceededError;
       logger.warn(
-        { requestId: requestIdOf(ctx), err: error instanceof Error ? error.message : String(error) },
+        { requestId: requestIdOf(ctx), err: describeError(error) },
         timedOut
           ? 'error enrichment timed out; the 403 passes through'
           : 'error enrichment failed; the 403 passes through',
@@ -94,6 +96,7 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
     if (!denial) return leave('unexplained');
 
     sendError(ctx, denial.code, denial.message, denial.extras);
+    recordOutcome(ctx, { enriched: denial.code });
     onEnriched({ code: denial.code, status: ERROR_SPECS[denial.code].status, requestId: requestIdOf(ctx) });
   };
 }

@@ -1,3 +1,6 @@
+// Declares `ctx.request.bodyBytes` for every consumer of the package, not only inside it.
+import './koa-request.ts';
+
 export { bearerToken } from './bearer-token.ts';
 export { coalesce } from './coalesce.ts';
 export { DeadlineExceededError, withDeadline } from './deadline.ts';
@@ -33,6 +36,7 @@ export {
   EnrichmentOptionsError,
   PASS_THROUGH_REASONS,
 } from './options.ts';
+export type { EnrichmentOutcome } from './outcome.ts';
 export { hasBody } from './request-body.ts';
 export type { AccessDenialCode, AccessVerdict } from './validate-access.ts';
 export { ACCESS_DENIAL_CODES, validateApiKeyModelAccess } from './validate-access.ts';

@@ -1,4 +1,4 @@
-import type { Database } from '@control-layer/db';
+import { type Database, describeError, stackFrames } from '@control-layer/db';
 import { errorEnrichment, type ReadSource } from '@control-layer/enrichment';
 import Router from '@koa/router';
 import { sql } from 'drizzle-orm';
@@ -8,6 +8,7 @@ import { accessLog } from './access-log.ts';
 import { errorResponses } from './error-responses.ts';
 import { healthz, readyz } from './health.ts';
 import { createMetrics, type GatewayMetrics, type MetricsSource, metricsEndpoint } from './metrics.ts';
+import { cachedProbe, tcpReachable } from './probes.ts';
 import { proxy } from './proxy.ts';
 import { requestId } from './request-id.ts';
 import { securityHeaders } from './security-headers.ts';
@@ -67,8 +68,9 @@ export interface GatewayOptions {
    */
   upstreamBodyTimeoutMs?: number;
   /**
-   * Time `/readyz` gives the database to answer, in ms.
-   * @default 2000
+   * Time the readiness probes give the database (`select 1`) and the upstream (a TCP connection)
+   * to answer, in ms; their answers are reused for a second.
+   * @default 1000
    */
   readinessTimeoutMs?: number;
   /** @default a pino logger that writes nothing */
@@ -88,6 +90,8 @@ export type Gateway = Koa & {
   close(): Promise<void>;
   /** Close the upstream pool at once, aborting whatever is still in flight. */
   destroy(): Promise<void>;
+  /** From now on `/readyz` answers 503 (`draining`); call on SIGTERM, before closing the listener. */
+  startDraining(): void;
 };
 
 /** The route everything under `/ai/v1`, including `/ai/v1` itself, takes. */
@@ -129,7 +133,24 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
   }
 
-  const metrics = createMetrics();
+  const timeoutMs = options.readinessTimeoutMs ?? 1000;
+  // Logged when the answer changes, not at every probe.
+  const database = cachedProbe(() => db.execute(sql`select 1`), {
+    timeoutMs,
+    onChange: (up, error) => {
+      if (up) logger.info({}, 'database reachable');
+      else logger.warn({ err: describeError(error) }, 'database not reachable');
+    },
+  });
+  const upstream = cachedProbe(() => tcpReachable(upstreamUrl, timeoutMs), {
+    timeoutMs,
+    onChange: (up, error) => {
+      if (up) logger.info({}, 'upstream reachable');
+      else logger.warn({ err: describeError(error), upstream: new URL(upstreamUrl).origin }, 'upstream not reachable');
+    },
+  });
+  // The up gauges ask these probes at each collection: in a cluster, every worker answers for itself.
+  const metrics = createMetrics({ probes: { database, upstream } });
   const pool = createUpstreamPool(upstreamUrl, { connectTimeoutMs: options.upstreamConnectTimeoutMs ?? 10_000 });
 
   const { readDb } = options;
@@ -174,17 +195,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     }),
   );
 
+  let draining = false;
+
   const router = new Router();
   router.get('/healthz', healthz());
-  router.get(
-    '/readyz',
-    readyz({
-      check: () => db.execute(sql`select 1`),
-      timeoutMs: options.readinessTimeoutMs ?? 2000,
-      onFailure: (error) =>
-        logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'database not reachable'),
-    }),
-  );
+  router.get('/readyz', readyz({ probes: { database, upstream }, isDraining: () => draining }));
   router.get('/metrics', metricsEndpoint(options.metricsSource?.(metrics) ?? (() => metrics.render())));
   router.all(AI_ROUTE, ...aiRoute);
 
@@ -196,14 +211,17 @@ export function createGateway(options: GatewayOptions): Gateway {
   app.use(router.routes());
   app.use(router.allowedMethods());
   app.on('error', (error: Error & { code?: string }, ctx?: Koa.Context) => {
-    const fields = { requestId: ctx?.state.requestId, err: error.code ?? error.message };
+    const fields = { requestId: ctx?.state.requestId, err: describeError(error) };
     if (error.code !== undefined && CLIENT_GONE.has(error.code)) logger.debug(fields, 'client went away');
-    else logger.error({ ...fields, stack: error.stack }, 'request failed');
+    else logger.error({ ...fields, stack: stackFrames(error) }, 'request failed');
   });
 
   return Object.assign(app, {
     metrics,
     close: () => pool.close(),
     destroy: () => pool.destroy(),
+    startDraining: () => {
+      draining = true;
+    },
   });
 }

@@ -1,6 +1,7 @@
 import { DENIAL_CODES, PASS_THROUGH_REASONS } from '@control-layer/enrichment';
 import type { Context, Middleware } from 'koa';
 import { type Aggregator, Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Probe } from './probes.ts';
 
 /** Prometheus text exposition format, version 0.0.4. */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -18,6 +19,10 @@ export interface GatewayMetrics {
   upstreamFailures: Counter<'code'>;
   upstreamLatency: Histogram<'status_class'>;
   diagnosisReads: Counter<'database'>;
+  /** 1 while the database answers its probe, else 0 (over a cluster: 1 only if every worker reaches it). */
+  databaseUp: Gauge;
+  /** 1 while the upstream accepts connections, else 0 (over a cluster: 1 only if every worker reaches it). */
+  upstreamUp: Gauge;
   /** The Prometheus text of the gateway's and the process's series. */
   render(): Promise<string>;
 }
@@ -39,8 +44,32 @@ function counter<L extends string>(
  * A gauge without labels. Over a cluster the workers' values are combined with `aggregator`: `min`
  * suits an "up" gauge (1 only when every worker sees it up), `sum` a quantity.
  */
-export function gauge(registry: Registry, name: string, help: string, aggregator: Aggregator = 'min'): Gauge {
-  return new Gauge({ name, help, aggregator, registers: [registry] });
+export function gauge(
+  registry: Registry,
+  name: string,
+  help: string,
+  aggregator: Aggregator = 'min',
+  collect?: () => Promise<number | undefined>,
+): Gauge {
+  return new Gauge({
+    name,
+    help,
+    aggregator,
+    registers: [registry],
+    ...(collect && {
+      // Run by prom-client at every collection, the cluster aggregator's included, so each
+      // worker reports its own current answer rather than whatever it last saw.
+      async collect(this: Gauge) {
+        const value = await collect();
+        if (value !== undefined) this.set(value);
+      },
+    }),
+  });
+}
+
+/** A probe as a 0/1 gauge value (undefined: no probe, leave the gauge as it is). */
+function upValue(probe: Probe | undefined): () => Promise<number | undefined> {
+  return async () => (probe ? ((await probe.check()) ? 1 : 0) : undefined);
 }
 
 let processRegistry: Registry | undefined;
@@ -58,7 +87,17 @@ export function processMetrics(): Registry {
   return processRegistry;
 }
 
-export function createMetrics(): GatewayMetrics {
+export interface MetricsOptions {
+  /**
+   * The cached probes behind `gateway_database_up` and `gateway_upstream_up`, asked at each
+   * collection (answers are reused for about a second, so a scrape costs no extra query).
+   * @default none: the gauges stay at whatever was `set()`
+   */
+  probes?: { database?: Probe; upstream?: Probe };
+}
+
+export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
+  const { probes = {} } = options;
   const registry = new Registry();
   const metrics = {
     registry,
@@ -97,6 +136,20 @@ export function createMetrics(): GatewayMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
       registers: [registry],
     }),
+    databaseUp: gauge(
+      registry,
+      'gateway_database_up',
+      'Whether the database answered its last probe (1) or not (0).',
+      'min',
+      upValue(probes.database),
+    ),
+    upstreamUp: gauge(
+      registry,
+      'gateway_upstream_up',
+      'Whether the upstream accepted a connection at its last probe (1) or not (0).',
+      'min',
+      upValue(probes.upstream),
+    ),
   };
   const combined = Registry.merge([registry, processMetrics()]);
   return { ...metrics, registry: combined, render: () => combined.metrics() };
@@ -105,6 +158,11 @@ export function createMetrics(): GatewayMetrics {
 /** Where `/metrics` gets its text: this process's metrics, or (in a cluster worker) every worker's sum. */
 export type MetricsSource = () => Promise<string>;
 
+export interface MetricsEndpointOptions {
+  /** Brings gauges up to date before each scrape (cached probes: cheap). */
+  refresh?: () => Promise<void>;
+}
+
 /**
  * `GET /metrics` in Prometheus text format. A source that fails (a cluster that does not answer)
  * gives a 503, so a scrape reports a failure rather than one worker's share as the whole.
@@ -112,8 +170,10 @@ export type MetricsSource = () => Promise<string>;
  * @example
  * router.get('/metrics', metricsEndpoint(() => metrics.render()));
  */
-export function metricsEndpoint(source: MetricsSource): Middleware {
+export function metricsEndpoint(source: MetricsSource, options: MetricsEndpointOptions = {}): Middleware {
+  const { refresh = async () => {} } = options;
   return async function metricsEndpoint(ctx: Context): Promise<void> {
+    await refresh();
     ctx.set('cache-control', 'no-store');
     let text: string;
     try {

@@ -10,7 +10,7 @@ import { createTestDatabase } from '@control-layer/db/testing';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { restartDelayMs } from '../src/index.ts';
-import { chat, gate, scriptedUpstream, seedWorld, send, waitFor, within } from './helpers.ts';
+import { chat, closedAddress, gate, scriptedUpstream, seedWorld, send, waitFor, within } from './helpers.ts';
 import { bareEnv, type LogLine, PACKAGE_DIR, startProcess } from './process.ts';
 
 const test = suite('cluster');
@@ -48,7 +48,10 @@ test('serves one port from two workers and reports the sum of their metrics from
   forbidden();
   const gateway = startCluster();
   const { url, pid } = await gateway.ready(90_000);
-  assert.is(workerPids(gateway.logs).size, 2);
+  // The workers' lines share the pipe with the primary's; on a loaded machine they may trail it.
+  await waitFor(async () => workerPids(gateway.logs).size === 2, 'both workers to log that they listen', 10_000).catch(
+    () => assert.unreachable(`worker lines: ${JSON.stringify(gateway.logs.map((l) => [l.pid, l.msg]))}`),
+  );
   assert.not.ok(workerPids(gateway.logs).has(pid), 'the primary serves nothing itself');
 
   const denials = 8;
@@ -71,6 +74,9 @@ test('serves one port from two workers and reports the sum of their metrics from
       new RegExp(`^gateway_enriched_responses_total\\{code="insufficient_credits"\\} ${denials}$`, 'm'),
     );
     assert.match(text, /^gateway_upstream_response_seconds_count\{status_class="4xx"\} 8$/m);
+    // Up gauges are combined with min, not summed: 1 means every worker reaches it.
+    assert.match(text, /^gateway_database_up 1$/m);
+    assert.match(text, /^gateway_upstream_up 1$/m);
     // Process series are summed too: two workers' resident memory is more than one's.
     const rss = Number(/^process_resident_memory_bytes (\d+)$/m.exec(text)?.[1]);
     assert.ok(rss > 60 * 1024 * 1024, `two workers' memory, got ${rss}`);
@@ -143,20 +149,40 @@ test('replaces a dead worker at once, and the next one to die in a row after a b
   assert.equal(await within(gateway.exited, 'the cluster to exit', 30_000), { code: 0, signal: null });
 });
 
-test('gives up with a non-zero exit when workers keep dying at start', async () => {
+test('refuses a taken port before touching the database or starting a worker', async () => {
   const taken = createServer().listen(0, '127.0.0.1');
   await once(taken, 'listening');
   const port = (taken.address() as { port: number }).port;
   try {
-    const gateway = startCluster({ PORT: String(port) });
-    const exit = await within(gateway.exited, 'the primary to give up', 90_000);
+    // An unreachable database: had the primary tried to migrate first, it would fail on that.
+    const gateway = startCluster({ PORT: String(port), DATABASE_URL: `postgres://u:p@${await closedAddress()}/app` });
+    const exit = await within(gateway.exited, 'the primary to refuse the port', 60_000);
     assert.is(exit.code, 1);
-    const fatal = gateway.logs.find((l) => l.msg === 'workers keep dying at start; giving up');
+    const fatal = gateway.logs.find((l) => l.msg === 'could not listen');
     assert.ok(fatal, gateway.stderr());
-    assert.ok(gateway.logs.some((l) => l.msg === 'could not listen'));
+    assert.is((fatal.err as { code?: string } | undefined)?.code, 'EADDRINUSE');
+    assert.not.ok(gateway.logs.some((l) => l.msg === 'could not open and migrate the database'));
+    assert.not.ok(gateway.logs.some((l) => l.msg === 'starting workers'));
   } finally {
     taken.close();
   }
+});
+
+test('gives up with a non-zero exit when workers keep dying at start', async () => {
+  const gateway = startProcess(process.execPath, ['--import', 'tsx', 'test/fixtures/dying-workers.ts'], bareEnv({}));
+  started.push(gateway);
+  const exit = await within(gateway.exited, 'the primary to give up', 90_000);
+  assert.is(exit.code, 1);
+  const fatal = gateway.logs.find((l) => l.msg === 'workers keep dying at start; giving up');
+  assert.ok(fatal, gateway.stderr());
+  assert.is(fatal.startFailures, 5);
+  // Replacements waited longer each time: at once, then 250 ms, doubling.
+  const delays = gateway.logs
+    .filter((l) => l.msg === 'worker died; starting a replacement')
+    .map((l) => Number(l.delayMs));
+  assert.is(delays.length, 4, 'the fifth death in a row ends it');
+  assert.is(delays[0], 0);
+  assert.ok(delays.every((d, i) => i === 0 || d >= (delays[i - 1] ?? 0)) && (delays[3] ?? 0) >= 500, delays.join(', '));
 });
 
 test('refuses several workers on the embedded database, naming the fix', async () => {

@@ -21,7 +21,8 @@ test('defaults to 127.0.0.1:3000, the embedded database under ./.data, the stub,
   assert.equal(config, {
     port: 3000,
     host: '127.0.0.1',
-    database: { kind: 'embedded', dataDir: '/srv/app/.data' },
+    database: { kind: 'embedded', dataDir: '/srv/app/.data/pglite' },
+    demoData: true,
     upstreamUrl: null,
     logLevel: 'info',
     enrichment: true,
@@ -35,6 +36,7 @@ test('defaults to 127.0.0.1:3000, the embedded database under ./.data, the stub,
     databasePreparedStatements: false,
     databaseReplicaUrl: null,
     databaseReplicaMaxLagMs: 1000,
+    shutdownDelayMs: 0,
   } satisfies GatewayConfig);
 });
 
@@ -56,11 +58,13 @@ test('reads every variable', () => {
     DATABASE_PREPARED_STATEMENTS: 'ON',
     DATABASE_REPLICA_URL: 'postgres://u:p@replica:5432/app',
     DATABASE_REPLICA_MAX_LAG_MS: '250',
+    SHUTDOWN_DELAY_MS: '5',
   });
   assert.equal(config, {
     port: 8080,
     host: '0.0.0.0',
     database: { kind: 'postgres', url: 'postgres://u:p@db:5432/app' },
+    demoData: false,
     upstreamUrl: 'https://router.internal:3001/openai',
     logLevel: 'debug',
     enrichment: false,
@@ -74,6 +78,7 @@ test('reads every variable', () => {
     databasePreparedStatements: true,
     databaseReplicaUrl: 'postgres://u:p@replica:5432/app',
     databaseReplicaMaxLagMs: 250,
+    shutdownDelayMs: 5,
   });
 });
 
@@ -84,9 +89,21 @@ test('WORKERS=auto is the parallelism available to the process', () => {
 
 test('puts the embedded database where the user ran pnpm (INIT_CWD), or in DATA_DIR', () => {
   const at = (env: Record<string, string>) => loadConfig(env, '/repo/packages/gateway').database;
-  assert.equal(at({ INIT_CWD: '/repo' }), { kind: 'embedded', dataDir: '/repo/.data' });
-  assert.equal(at({ INIT_CWD: '/repo', DATA_DIR: 'tmp/demo' }), { kind: 'embedded', dataDir: '/repo/tmp/demo' });
-  assert.equal(at({ DATA_DIR: '/var/lib/gateway' }), { kind: 'embedded', dataDir: '/var/lib/gateway' });
+  assert.equal(at({ INIT_CWD: '/repo' }), { kind: 'embedded', dataDir: '/repo/.data/pglite' });
+  assert.equal(at({ INIT_CWD: '/repo', DATA_DIR: 'tmp/demo' }), { kind: 'embedded', dataDir: '/repo/tmp/demo/pglite' });
+  assert.equal(at({ DATA_DIR: '/var/lib/gateway' }), { kind: 'embedded', dataDir: '/var/lib/gateway/pglite' });
+});
+
+test('reads DATABASE_URL with the parser db:migrate and drizzle-kit use', () => {
+  const at = (env: Record<string, string>) => loadConfig(env, '/repo/packages/gateway').database;
+  assert.equal(at({ INIT_CWD: '/repo', DATABASE_URL: 'pglite:./x' }), { kind: 'embedded', dataDir: '/repo/x' });
+  // Public demo keys only ever go into the zero-setup default, not into a database someone named.
+  assert.is(loadConfig({ DATABASE_URL: 'pglite:./x' }).demoData, false);
+  assert.equal(at({ DATABASE_URL: 'postgresql://db/app' }), { kind: 'postgres', url: 'postgresql://db/app' });
+  const found = problems({ DATABASE_URL: 'localhost:54329/cl' });
+  assert.equal(found, [
+    'DATABASE_URL has the scheme "localhost:"; it must be a postgres:// or postgresql:// URL, or pglite:<directory> for an embedded database',
+  ]);
 });
 
 test('treats empty variables as unset', () => {
@@ -99,7 +116,7 @@ const invalid: [string, Record<string, string>, RegExp][] = [
   ['a port out of range', { PORT: '70000' }, /^PORT/],
   ['a fractional timeout', { UPSTREAM_HEADERS_TIMEOUT_MS: '1.5' }, /^UPSTREAM_HEADERS_TIMEOUT_MS/],
   ['a zero timeout', { SHUTDOWN_TIMEOUT_MS: '0' }, /^SHUTDOWN_TIMEOUT_MS must be an integer from 1/],
-  ['a database URL that is not Postgres', { DATABASE_URL: 'mysql://db/app' }, /^DATABASE_URL must be a postgres/],
+  ['a database URL that is not Postgres', { DATABASE_URL: 'mysql://db/app' }, /^DATABASE_URL has the scheme "mysql:"/],
   ['an upstream that is not a URL', { UPSTREAM_URL: 'router:3001' }, /^UPSTREAM_URL must use http or https/],
   ['an upstream without a scheme', { UPSTREAM_URL: '/v1' }, /^UPSTREAM_URL must be an absolute http\(s\) URL/],
   ['an upstream with a query', { UPSTREAM_URL: 'http://r/?a=1' }, /^UPSTREAM_URL must not carry a query/],
@@ -107,10 +124,20 @@ const invalid: [string, Record<string, string>, RegExp][] = [
   ['no workers', { WORKERS: '0' }, /^WORKERS must be auto or an integer from 1 to 256/],
   ['a worker count that is not a number', { WORKERS: 'all', DATABASE_URL: 'postgres://db/app' }, /^WORKERS must be/],
   ['several workers on the embedded database', { WORKERS: '2' }, /^WORKERS above 1 needs DATABASE_URL/],
+  [
+    'several workers on a named embedded database',
+    { WORKERS: '2', DATABASE_URL: 'pglite:./x' },
+    /^WORKERS above 1 needs DATABASE_URL/,
+  ],
   ['a pool of no connections', { DATABASE_POOL_MAX: '0' }, /^DATABASE_POOL_MAX must be an integer from 1 to 1000/],
   [
     'a replica that is not Postgres',
     { DATABASE_URL: 'postgres://db/a', DATABASE_REPLICA_URL: 'http://r' },
+    /^DATABASE_REPLICA_URL must be a postgres/,
+  ],
+  [
+    'an embedded replica',
+    { DATABASE_URL: 'postgres://db/a', DATABASE_REPLICA_URL: 'pglite:./r' },
     /^DATABASE_REPLICA_URL must be a postgres/,
   ],
   [
