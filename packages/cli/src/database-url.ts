@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { maskUrl, parseDatabaseUrl } from '@control-layer/db';
+import { maskUrl, type OpenDatabaseOptions, parseDatabaseUrl } from '@control-layer/db';
+import { CliError } from './cli-error.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -23,4 +24,33 @@ export function resolveDatabaseUrl(flag: string | undefined, env: Env = process.
 /** The URL with its password (user info and secret query parameters) masked, for messages. */
 export function redactedUrl(url: string): string {
   return /^postgres(ql)?:\/\//i.test(url) ? maskUrl(url) : url;
+}
+
+/** Connections the tool opens when DATABASE_POOL_MAX allows it: a command needs no more. */
+const TOOL_POOL_SIZE = 2;
+
+/**
+ * How the tool connects, from the variables the gateway reads: never more connections than
+ * `DATABASE_POOL_MAX` allows a process (a budget sized for PgBouncer or `max_connections` holds
+ * for the tool too), and named prepared statements only with `DATABASE_PREPARED_STATEMENTS=on`
+ * (off, the default, works through PgBouncer in transaction mode). A bad value is refused with
+ * the message the gateway gives.
+ */
+export function connectionOptions(
+  env: Env = process.env,
+): Pick<OpenDatabaseOptions, 'poolSize' | 'preparedStatements'> {
+  const poolRaw = env.DATABASE_POOL_MAX?.trim() || undefined;
+  let poolMax = TOOL_POOL_SIZE;
+  if (poolRaw !== undefined) {
+    const value = Number(poolRaw);
+    if (!/^\d+$/.test(poolRaw) || value < 1 || value > 1000) {
+      throw new CliError(`DATABASE_POOL_MAX must be an integer from 1 to 1000, got ${JSON.stringify(poolRaw)}`);
+    }
+    poolMax = value;
+  }
+  const prepared = (env.DATABASE_PREPARED_STATEMENTS?.trim() || 'off').toLowerCase();
+  if (prepared !== 'on' && prepared !== 'off') {
+    throw new CliError(`DATABASE_PREPARED_STATEMENTS must be on or off, got ${JSON.stringify(prepared)}`);
+  }
+  return { poolSize: Math.min(TOOL_POOL_SIZE, poolMax), preparedStatements: prepared === 'on' };
 }

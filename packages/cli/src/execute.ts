@@ -1,7 +1,7 @@
 import { type Database, openDatabase } from '@control-layer/db';
 import type { Command } from 'commander';
 import { describeError } from './cli-error.ts';
-import { resolveDatabaseUrl } from './database-url.ts';
+import { connectionOptions, resolveDatabaseUrl } from './database-url.ts';
 
 /** What a command prints: readable text, or with `--json` exactly one JSON document. */
 export interface Result {
@@ -42,7 +42,7 @@ export async function execute(command: Command, work: (context: CommandContext) 
   process.once('SIGTERM', onSignal);
   try {
     const url = resolveDatabaseUrl(options.databaseUrl);
-    const opened = await openDatabase(url, { poolSize: 2 });
+    const opened = await openDatabase(url, connectionOptions());
     close = opened.close;
     const result = await work({ db: opened.db, url });
     process.stdout.write(options.json ? `${JSON.stringify(result.json, null, 2)}\n` : `${result.text}\n`);
