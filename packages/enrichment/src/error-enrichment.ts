@@ -6,9 +6,9 @@ import { DeadlineExceededError, withDeadline } from './deadline.ts';
 import { diagnoseDenial } from './diagnose.ts';
 import { requestIdOf, sendError } from './envelope.ts';
 import { ERROR_SPECS } from './error-codes.ts';
+import { lingerAfterAnswer } from './lingering-close.ts';
 import { modelOf } from './model-name.ts';
 import { type ErrorEnrichmentOptions, type PassThroughReason, resolveOptions } from './options.ts';
-import { discardRest } from './request-body.ts';
 
 function isForbidden(error: unknown): boolean {
   return error !== null && typeof error === 'object' && ((error as { status?: unknown }).status ?? 0) === 403;
@@ -29,7 +29,7 @@ function isForbidden(error: unknown): boolean {
  * app.use(errorEnrichment({ db, timeoutMs: 500, logger: pino() }));
  */
 export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
-  const { db, maxBodyBytes, timeoutMs, logger, onEnriched, onPassThrough } = resolveOptions(options);
+  const { db, maxBodyBytes, linger, timeoutMs, logger, onEnriched, onPassThrough } = resolveOptions(options);
 
   return async function errorEnrichment(ctx: Context, next: Next): Promise<void> {
     const capture = await captureBody(ctx, maxBodyBytes);
@@ -39,7 +39,7 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
       });
       // The rest of the upload is discarded, not buffered, and the connection closes after it.
       ctx.set('connection', 'close');
-      discardRest(ctx.req);
+      lingerAfterAnswer(ctx.req, linger);
       return;
     }
     if (capture.kind === 'aborted') {

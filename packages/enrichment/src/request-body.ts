@@ -51,18 +51,3 @@ export function readBody(req: IncomingMessage, limit: number): Promise<BodyCaptu
     req.on('aborted', onAborted);
   });
 }
-
-/**
- * After refusing an upload, read and discard what the client is still sending, for a bounded
- * time, before the connection closes. Closing with unread data makes the kernel reset the
- * connection, and the reset can reach the client before the refusal does (a "lingering close",
- * as nginx does). Nothing is buffered.
- */
-export function discardRest(req: IncomingMessage, maxMs = 2000): void {
-  const timer = setTimeout(() => req.socket.destroy(), maxMs);
-  timer.unref();
-  req.once('end', () => clearTimeout(timer));
-  req.once('close', () => clearTimeout(timer));
-  req.on('error', () => {});
-  req.resume();
-}
