@@ -32,51 +32,72 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
   const { db, maxBodyBytes, linger, timeoutMs, logger, onEnriched, onPassThrough } = resolveOptions(options);
 
   return async function errorEnrichment(ctx: Context, next: Next): Promise<void> {
-    const capture = await captureBody(ctx, maxBodyBytes);
-    if (capture.kind === 'too_large') {
+    const req = ctx.req;
+    const capture = captureBody(ctx, maxBodyBytes);
+    /** Answer 413 and discard the rest of the upload before closing (see lingerAfterAnswer). */
+    const refuse = (): void => {
+      // A response already on its way (a success piped to the client) is cut by the aborted
+      // upstream request instead; there is nothing left to answer with.
+      if (ctx.headerSent || !ctx.writable) return;
       sendError(ctx, 'request_too_large', `Request body exceeds the limit of ${maxBodyBytes} bytes.`, {
         limit_bytes: maxBodyBytes,
       });
-      // The rest of the upload is discarded, not buffered, and the connection closes after it.
       ctx.set('connection', 'close');
-      lingerAfterAnswer(ctx.req, linger);
-      return;
-    }
-    if (capture.kind === 'aborted') {
-      // The client went away mid-upload: nobody to answer, and nothing is sent downstream.
-      ctx.status = 400;
-      return;
-    }
+      lingerAfterAnswer(req, linger);
+    };
+    // A declared length over the limit is refused before anything runs downstream.
+    if (!capture) return refuse();
+    const stream = capture.stream;
+    const overLimit = () => stream?.state === 'too_large';
 
     let thrown: unknown;
     try {
       await next();
     } catch (error) {
+      // The body crossed the limit while downstream was reading it (a proxy aborted its upstream
+      // request): the refusal is ours to answer.
+      if (overLimit()) return refuse();
       // A downstream `ctx.throw(403)` is a denial too; anything else is not ours to touch.
-      if (!isForbidden(error)) throw error;
+      if (!isForbidden(error)) {
+        stream?.release();
+        throw error;
+      }
       thrown = error;
     }
+    if (overLimit()) return refuse();
     /** Leave the response (or the thrown 403) exactly as it was. */
     const leave = (reason: PassThroughReason): void => {
+      stream?.release();
       onPassThrough({ reason, status: thrown === undefined ? ctx.status : 403, requestId: requestIdOf(ctx) });
       if (thrown !== undefined) throw thrown;
     };
 
+    // The upstream's status is known: unless it is a 403 with a key to explain, nothing kept is needed.
     if (thrown === undefined && ctx.status !== 403) return leave('status');
     const token = bearerToken(ctx.get('authorization'));
     if (!token) return leave('no_token');
 
-    const model = modelOf({
-      bytes: capture.body.bytes,
-      parsed: capture.body.parsed,
-      contentType: ctx.get('content-type'),
-      contentEncoding: ctx.get('content-encoding'),
-      maxDecodedBytes: maxBodyBytes,
-    });
-    let facts: DenialFacts | null;
+    const diagnose = async (): Promise<{ facts: DenialFacts | null; model: string | null } | 'too_large'> => {
+      // A route that answered without reading the whole body: the rest is read now, within the budget.
+      if (stream) await stream.finished();
+      if (overLimit()) return 'too_large';
+      if (abandoned) return { facts: null, model: null };
+      const model = modelOf({
+        bytes: stream ? stream.bytes() : capture.whole,
+        parsed: capture.parsed,
+        contentType: ctx.get('content-type'),
+        contentEncoding: ctx.get('content-encoding'),
+        maxDecodedBytes: maxBodyBytes,
+      });
+      stream?.release();
+      return { facts: await explainDenial(db, token, model), model };
+    };
+    let outcome: Awaited<ReturnType<typeof diagnose>>;
+    let abandoned = false;
     try {
-      facts = await withDeadline(explainDenial(db, token, model), timeoutMs);
+      outcome = await withDeadline(diagnose(), timeoutMs);
     } catch (error) {
+      abandoned = true;
       const timedOut = error instanceof DeadlineExceededError;
       logger.warn(
         { requestId: requestIdOf(ctx), err: error instanceof Error ? error.message : String(error) },
@@ -86,6 +107,8 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
       );
       return leave(timedOut ? 'timeout' : 'db_error');
     }
+    if (outcome === 'too_large') return refuse();
+    const { facts, model } = outcome;
     if (!facts) return leave('unknown_key');
     const denial = diagnoseDenial(facts, model);
     if (!denial) return leave('unexplained');

@@ -1,4 +1,5 @@
 export { bearerToken } from './bearer-token.ts';
+export { isRequestTooLarge, RequestTooLargeError } from './capturing-request.ts';
 export { DeadlineExceededError, withDeadline } from './deadline.ts';
 export type { Denial } from './diagnose.ts';
 export { diagnoseDenial } from './diagnose.ts';
@@ -7,6 +8,8 @@ export { errorEnvelope, isSaneRequestId, requestIdOf, sendError } from './envelo
 export type { DenialCode, ErrorCode, ErrorSpec, ErrorType } from './error-codes.ts';
 export { DENIAL_CODES, ERROR_CODES, ERROR_SPECS } from './error-codes.ts';
 export { errorEnrichment } from './error-enrichment.ts';
+export type { LingerLimits } from './lingering-close.ts';
+export { DEFAULT_LINGER, lingerAfterAnswer } from './lingering-close.ts';
 export {
   formatBalance,
   INSUFFICIENT_CREDITS_MESSAGE,

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import { hasBody, requestIdOf, sendError } from '@control-layer/enrichment';
+import { hasBody, isRequestTooLarge, requestIdOf, sendError } from '@control-layer/enrichment';
 import type { Context, Middleware } from 'koa';
 import type { Dispatcher } from 'undici';
 import { endToEndHeaders } from './hop-by-hop.ts';
@@ -97,16 +97,8 @@ export function proxy(options: ProxyOptions): Middleware {
     const headers = endToEndHeaders(ctx.req.headers, REQUEST_DROP);
     if (requestId) headers[REQUEST_ID_HEADER] = requestId;
 
-    // errorEnrichment has read the body already and keeps its exact bytes; otherwise stream it.
-    const bytes = ctx.request.bodyBytes;
-    let body: Buffer | IncomingMessage | null = null;
-    if (bytes !== undefined) {
-      // undici sets the length of a buffer itself, and refuses a header that disagrees.
-      delete headers['content-length'];
-      body = bytes.length > 0 ? bytes : null;
-    } else if (hasBody(ctx.req)) {
-      body = ctx.req;
-    }
+    // The body streams upstream as it arrives (through errorEnrichment's capture when mounted).
+    const body: IncomingMessage | null = hasBody(ctx.req) ? ctx.req : null;
 
     // The client leaving before the response is complete cancels the upstream request: before
     // its headers through the signal, after them by destroying the body being piped. undici takes
@@ -133,6 +125,9 @@ export function proxy(options: ProxyOptions): Middleware {
         bodyTimeout: bodyTimeoutMs,
       });
     } catch (error) {
+      // The body crossed errorEnrichment's size limit on the way, which aborted the upstream
+      // request: the refusal is errorEnrichment's to answer.
+      if (isRequestTooLarge(error)) throw error;
       if (aborted) {
         // Nobody is left to answer; 499 (nginx's "client closed request") keeps the logs honest.
         ctx.status = 499;
