@@ -160,4 +160,35 @@ test('passes GET requests and empty bodies through with an empty ctx.req', () =>
     assert.equal((await request(app.callback()).post('/ai/v1/chat/completions')).body, { streamed: 0 });
   }));
 
+/** Set in front of the middleware: after the response is decided, say whether the body is still kept. */
+const keptAfterwards: Koa.Middleware = async (ctx, next) => {
+  await next();
+  const capture = ctx.req as unknown as { bytes?: () => Buffer | null };
+  ctx.set('x-kept', capture.bytes === undefined ? 'no capture' : String(capture.bytes() !== null));
+};
+
+test('keeps nothing of the body once the response is decided, passed through or explained', () =>
+  withTestDatabase(async (db) => {
+    const { secret } = await keyHolder(db, { credits: null });
+    const reading = (status: number) => async (ctx: Context) => {
+      await readStream(ctx);
+      ctx.status = status;
+      ctx.body = 'downstream';
+    };
+    const cases: [string, Koa, string | undefined, number][] = [
+      ['a success', createApp({ db }, reading(200), [keptAfterwards]), secret, 200],
+      ['a 403 without a token', createApp({ db }, reading(403), [keptAfterwards]), undefined, 403],
+      ['a 403 for an unknown key', createApp({ db }, reading(403), [keptAfterwards]), 'sk-unknown', 403],
+      ['an explained 403', createApp({ db }, reading(403), [keptAfterwards]), secret, 403],
+      ['a 403 whose route read nothing', createApp({ db }, forbidding().downstream, [keptAfterwards]), secret, 403],
+    ];
+    for (const [name, app, token, status] of cases) {
+      const r = request(app.callback()).post('/ai/v1/chat/completions').set('content-type', 'application/json');
+      if (token) r.set('authorization', `Bearer ${token}`);
+      const response = await r.send(JSON.stringify(chat('elsewhere')));
+      assert.is(response.status, status, name);
+      assert.is(response.headers['x-kept'], 'false', name);
+    }
+  }));
+
 test.run();
