@@ -4,7 +4,7 @@ import { bearerToken } from './bearer-token.ts';
 import { captureBody } from './capture-body.ts';
 import { DeadlineExceededError, withDeadline } from './deadline.ts';
 import { diagnoseDenial } from './diagnose.ts';
-import { requestIdOf, sendError } from './envelope.ts';
+import { requestIdOf, restoreOwnHeaders, sendError } from './envelope.ts';
 import { ERROR_SPECS } from './error-codes.ts';
 import { lingerAfterAnswer } from './lingering-close.ts';
 import { modelOf } from './model-name.ts';
@@ -33,12 +33,15 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
 
   return async function errorEnrichment(ctx: Context, next: Next): Promise<void> {
     const req = ctx.req;
+    // The app's own headers (request id, security headers): the only ones an answer of ours keeps.
+    const ownHeaders = ctx.response.headers;
     const capture = captureBody(ctx, maxBodyBytes);
     /** Answer 413 and discard the rest of the upload before closing (see lingerAfterAnswer). */
     const refuse = (): void => {
       // A response already on its way (a success piped to the client) is cut by the aborted
       // upstream request instead; there is nothing left to answer with.
       if (ctx.headerSent || !ctx.writable) return;
+      restoreOwnHeaders(ctx, ownHeaders);
       sendError(ctx, 'request_too_large', `Request body exceeds the limit of ${maxBodyBytes} bytes.`, {
         limit_bytes: maxBodyBytes,
       });
@@ -113,6 +116,7 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
     const denial = diagnoseDenial(facts, model);
     if (!denial) return leave('unexplained');
 
+    restoreOwnHeaders(ctx, ownHeaders);
     sendError(ctx, denial.code, denial.message, denial.extras);
     onEnriched({ code: denial.code, status: ERROR_SPECS[denial.code].status, requestId: requestIdOf(ctx) });
   };

@@ -4,7 +4,7 @@ export { DeadlineExceededError, withDeadline } from './deadline.ts';
 export type { Denial } from './diagnose.ts';
 export { diagnoseDenial } from './diagnose.ts';
 export type { ErrorBody, ErrorExtras } from './envelope.ts';
-export { errorEnvelope, isSaneRequestId, requestIdOf, sendError } from './envelope.ts';
+export { errorEnvelope, isSaneRequestId, requestIdOf, restoreOwnHeaders, sendError } from './envelope.ts';
 export type { DenialCode, ErrorCode, ErrorSpec, ErrorType } from './error-codes.ts';
 export { DENIAL_CODES, ERROR_CODES, ERROR_SPECS } from './error-codes.ts';
 export { errorEnrichment } from './error-enrichment.ts';
