@@ -3,7 +3,7 @@ export { MIGRATIONS_FOLDER, migrate, openDatabase, rowsOf } from './database.ts'
 export { InvalidAmountError, SourceIdConflictError } from './errors.ts';
 export type { TrafficRuleInput } from './queries/access.ts';
 export * from './queries/access.ts';
-export { isStorableText } from './queries/access-sql.ts';
+export { isPossibleAlias, isStorableText, MAX_ALIAS_BYTES } from './queries/access-sql.ts';
 export type { CreateApiKeyInput, CreatedApiKey } from './queries/api-keys.ts';
 export * from './queries/api-keys.ts';
 export type { CreateTransactionInput, RecordedTransaction } from './queries/credits.ts';

@@ -14,9 +14,11 @@ export {
   formatBalance,
   INSUFFICIENT_CREDITS_MESSAGE,
   INVALID_API_KEY_MESSAGE,
+  MAX_QUOTED_MODEL_CHARS,
   modalityBlockedMessage,
   modalityLabel,
   modelAccessDeniedMessage,
+  quotedModel,
 } from './messages.ts';
 export { modelOf } from './model-name.ts';
 export type {

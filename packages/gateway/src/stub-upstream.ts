@@ -1,4 +1,4 @@
-import { type Database, type DenialFacts, deployedModels, explainDenial, isStorableText } from '@control-layer/db';
+import { type Database, type DenialFacts, deployedModels, explainDenial, isPossibleAlias } from '@control-layer/db';
 import Router from '@koa/router';
 import { and, eq } from 'drizzle-orm';
 import Koa, { type Context, type Next } from 'koa';
@@ -75,7 +75,7 @@ export function createStubUpstream(options: StubUpstreamOptions): Koa {
   }
 
   async function modelExists(alias: string): Promise<boolean> {
-    if (!isStorableText(alias)) return false;
+    if (!isPossibleAlias(alias)) return false;
     const rows = await db
       .select({ id: deployedModels.id })
       .from(deployedModels)

@@ -2,7 +2,7 @@ import { Decimal } from 'decimal.js';
 import { type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../database.ts';
 import { rowsOf } from '../database.ts';
-import { deniedPurpose, isStorableText, userReachesAlias } from './access-sql.ts';
+import { deniedPurpose, isPossibleAlias, userReachesAlias } from './access-sql.ts';
 import { hashSecret } from './api-keys.ts';
 
 /** Everything needed to explain a router's 403 for one key and model, in the seed's check order. */
@@ -33,7 +33,7 @@ interface DenialRow {
  */
 export async function explainDenial(db: Database, secret: string, alias: string | null): Promise<DenialFacts | null> {
   // An alias no row can hold is unknown: no access, no rule, but the key and balance still count.
-  const impossible = alias !== null && !isStorableText(alias);
+  const impossible = alias !== null && !isPossibleAlias(alias);
   const userId = sql`k.user_id`;
   const aliasParam = sql`${alias}::text`;
   const access: SQL =
