@@ -7,7 +7,7 @@ import { diagnoseDenial } from './diagnose.ts';
 import { requestIdOf, restoreOwnHeaders, sendError } from './envelope.ts';
 import { ERROR_SPECS } from './error-codes.ts';
 import { lingerAfterAnswer } from './lingering-close.ts';
-import { modelOf } from './model-name.ts';
+import { modelOf, needsDecoding, stringModel } from './model-name.ts';
 import { type ErrorEnrichmentOptions, type PassThroughReason, resolveOptions } from './options.ts';
 
 function isForbidden(error: unknown): boolean {
@@ -85,14 +85,25 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
       if (stream) await stream.finished();
       if (overLimit()) return 'too_large';
       if (abandoned) return { facts: null, model: null };
-      const model = modelOf({
-        bytes: stream ? stream.bytes() : capture.whole,
+      const bytes = stream ? stream.bytes() : capture.whole;
+      stream?.release();
+      const source = {
+        bytes,
         parsed: capture.parsed,
         contentType: ctx.get('content-type'),
         contentEncoding: ctx.get('content-encoding'),
         maxDecodedBytes: maxBodyBytes,
-      });
-      stream?.release();
+      };
+      if (bytes && needsDecoding(source.contentEncoding) && stringModel(capture.parsed) === null) {
+        // Decoding costs far more than a lookup, so the key comes first: an unknown key (the
+        // usual sender of a bomb) costs no decoding, a known one a second statement.
+        const keyFacts = await explainDenial(db, token, null);
+        if (!keyFacts || abandoned) return { facts: keyFacts, model: null };
+        const model = await modelOf(source);
+        if (model === null || abandoned) return { facts: keyFacts, model: null };
+        return { facts: await explainDenial(db, token, model), model };
+      }
+      const model = await modelOf(source);
       return { facts: await explainDenial(db, token, model), model };
     };
     let outcome: Awaited<ReturnType<typeof diagnose>>;
