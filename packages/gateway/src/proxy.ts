@@ -52,6 +52,9 @@ const REQUEST_DROP: ReadonlySet<string> = new Set([
   REQUEST_ID_HEADER,
 ]);
 
+/** Error bodies up to this size, with a declared length, are read whole before they are passed on. */
+const BUFFERED_ERROR_MAX_BYTES = 64 * 1024;
+
 /** Response headers the client must not get from the upstream: the gateway's request id wins. */
 const RESPONSE_DROP: ReadonlySet<string> = new Set([REQUEST_ID_HEADER]);
 
@@ -159,9 +162,23 @@ export function proxy(options: ProxyOptions): Middleware {
       pipeToClient(ctx, upstreamBody);
       return;
     }
-    // Errors stay Koa bodies, for error enrichment and the error headers to work on.
-    ctx.body = upstreamBody;
-    // Koa labels a stream `application/octet-stream`; the client must see what the upstream sent.
+    // Errors stay Koa bodies, for error enrichment and the error headers to work on. A small one
+    // of known length (a router's 403) is read whole: replacing it then releases nothing, so the
+    // upstream connection is kept, and passing it on is a plain write rather than a pipeline.
+    const length = Number(response.headers['content-length']);
+    if (response.statusCode >= 400 && ctx.method !== 'HEAD' && length <= BUFFERED_ERROR_MAX_BYTES) {
+      try {
+        ctx.body = Buffer.from(await response.body.arrayBuffer());
+      } catch (error) {
+        // The upstream cut its answer short: the client's connection is cut too, like a stream's.
+        logger.debug({ requestId, err: (error as Error).message }, 'upstream error body ended early');
+        ctx.res.destroy();
+        return;
+      }
+    } else {
+      ctx.body = upstreamBody;
+    }
+    // Koa labels a stream or a buffer `application/octet-stream`; the client must see what the upstream sent.
     if (responseHeaders['content-type'] === undefined) ctx.remove('content-type');
   };
 }
