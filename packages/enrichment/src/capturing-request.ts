@@ -24,6 +24,11 @@ export function isRequestTooLarge(error: unknown): boolean {
   return false;
 }
 
+/** The body of `req` as one buffer when errorEnrichment holds all of it unread (see `takeWhole`). */
+export function takeWholeBody(req: unknown): Buffer | null {
+  return req instanceof CapturingRequest ? req.takeWhole() : null;
+}
+
 export type CaptureState = 'streaming' | 'ended' | 'too_large' | 'aborted';
 
 /**
@@ -66,6 +71,19 @@ export class CapturingRequest extends StandInRequest {
     if (!this.chunks) return null;
     const bytes = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.received);
     return bytes ?? Buffer.alloc(0);
+  }
+
+  /**
+   * The whole body as one buffer when it has all arrived and nobody has read any of it yet, for a
+   * proxy to send as a buffer rather than a stream (cheaper for small bodies); null otherwise.
+   * Reading it this way consumes the stream.
+   */
+  takeWhole(): Buffer | null {
+    if (this.state !== 'ended' || !this.chunks || this.readableDidRead) return null;
+    const bytes = this.bytes();
+    // What this stream buffered is now handed over as `bytes`; it must not be read twice.
+    this.resume();
+    return bytes;
   }
 
   /** Stop keeping the body (the bytes still flow to whoever reads). */

@@ -10,6 +10,9 @@ import { lingerAfterAnswer } from './lingering-close.ts';
 import { modelOf, needsDecoding, stringModel } from './model-name.ts';
 import { type ErrorEnrichmentOptions, type PassThroughReason, resolveOptions } from './options.ts';
 
+/** Declared bodies up to this size are taken whole before the route runs (see below). */
+const SMALL_BODY_BYTES = 64 * 1024;
+
 function isForbidden(error: unknown): boolean {
   return error !== null && typeof error === 'object' && ((error as { status?: unknown }).status ?? 0) === 403;
 }
@@ -52,6 +55,9 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
     if (!capture) return refuse();
     const stream = capture.stream;
     const overLimit = () => stream?.state === 'too_large';
+    // A small body (usually in the same packet as the headers) is waited for, so that a proxy can
+    // send it as one buffer: cheaper than a stream, and no later than the stream would be.
+    if (stream && Number(req.headers['content-length']) <= SMALL_BODY_BYTES) await stream.finished();
 
     let thrown: unknown;
     try {

@@ -1,5 +1,5 @@
 export { bearerToken } from './bearer-token.ts';
-export { isRequestTooLarge, RequestTooLargeError } from './capturing-request.ts';
+export { isRequestTooLarge, RequestTooLargeError, takeWholeBody } from './capturing-request.ts';
 export { DeadlineExceededError, withDeadline } from './deadline.ts';
 export type { Denial } from './diagnose.ts';
 export { diagnoseDenial } from './diagnose.ts';

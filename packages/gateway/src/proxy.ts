@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import { hasBody, isRequestTooLarge, requestIdOf, sendError } from '@control-layer/enrichment';
+import { hasBody, isRequestTooLarge, requestIdOf, sendError, takeWholeBody } from '@control-layer/enrichment';
 import type { Context, Middleware } from 'koa';
 import type { Dispatcher } from 'undici';
 import { endToEndHeaders } from './hop-by-hop.ts';
@@ -100,8 +100,15 @@ export function proxy(options: ProxyOptions): Middleware {
     const headers = endToEndHeaders(ctx.req.headers, REQUEST_DROP);
     if (requestId) headers[REQUEST_ID_HEADER] = requestId;
 
-    // The body streams upstream as it arrives (through errorEnrichment's capture when mounted).
-    const body: IncomingMessage | null = hasBody(ctx.req) ? ctx.req : null;
+    // The body streams upstream as it arrives (through errorEnrichment's capture when mounted),
+    // unless errorEnrichment already holds all of a small one: a buffer is cheaper to send.
+    let body: IncomingMessage | Buffer | null = hasBody(ctx.req) ? ctx.req : null;
+    const whole = body ? takeWholeBody(ctx.req) : null;
+    if (whole) {
+      // undici sets the length of a buffer itself, and refuses a header that disagrees.
+      delete headers['content-length'];
+      body = whole;
+    }
 
     // The client leaving before the response is complete cancels the upstream request: before
     // its headers through the signal, after them by destroying the body being piped. undici takes
