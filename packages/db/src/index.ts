@@ -11,7 +11,7 @@ export * from './queries/credits.ts';
 export type { DenialFacts } from './queries/explain-denial.ts';
 export * from './queries/explain-denial.ts';
 export type { PreparedStatementOptions } from './queries/prepared-statement.ts';
-export { preparedStatement } from './queries/prepared-statement.ts';
+export { preparedStatement, useNamedStatements } from './queries/prepared-statement.ts';
 export * from './queries/users.ts';
 export * from './schema/index.ts';
 export type * from './types.ts';

@@ -57,7 +57,14 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
     const overLimit = () => stream?.state === 'too_large';
     // A small body (usually in the same packet as the headers) is waited for, so that a proxy can
     // send it as one buffer: cheaper than a stream, and no later than the stream would be.
-    if (stream && Number(req.headers['content-length']) <= SMALL_BODY_BYTES) await stream.finished();
+    if (stream && Number(req.headers['content-length']) <= SMALL_BODY_BYTES) {
+      await stream.finished();
+      if (stream.state === 'aborted') {
+        // The client went away mid-upload: nobody to answer, and nothing is sent downstream.
+        ctx.status = 400;
+        return;
+      }
+    }
 
     let thrown: unknown;
     try {

@@ -46,10 +46,15 @@ function explainDenialSql(access: SQL, denied: SQL): SQL {
 // One statement per shape of alias, its text rendered once: none given, one no row can hold (no
 // access, no rule, and the alias itself never sent), and a real one.
 const STATEMENTS = {
-  none: preparedStatement<{ hash: string }>(() => explainDenialSql(sql`null::boolean`, sql`null::text`)),
-  impossible: preparedStatement<{ hash: string }>(() => explainDenialSql(sql`false`, sql`null::text`)),
-  alias: preparedStatement<{ hash: string; alias: string }>(() =>
-    explainDenialSql(userReachesAlias(sql`k.user_id`, ALIAS), deniedPurpose(sql`k.purpose`, ALIAS)),
+  none: preparedStatement<{ hash: string }>(() => explainDenialSql(sql`null::boolean`, sql`null::text`), {
+    name: 'explain_denial_none',
+  }),
+  impossible: preparedStatement<{ hash: string }>(() => explainDenialSql(sql`false`, sql`null::text`), {
+    name: 'explain_denial_impossible',
+  }),
+  alias: preparedStatement<{ hash: string; alias: string }>(
+    () => explainDenialSql(userReachesAlias(sql`k.user_id`, ALIAS), deniedPurpose(sql`k.purpose`, ALIAS)),
+    { name: 'explain_denial_alias' },
   ),
 };
 

@@ -6,12 +6,27 @@ const dialect = new PgDialect();
 
 export interface PreparedStatementOptions {
   /**
-   * Give the statement a name, so that Postgres parses and plans it once per connection. Off by
-   * default: a transaction-mode pooler (PgBouncer before 1.21) hands each statement to any server
-   * connection, where a named statement may not exist.
-   * @default undefined (an unnamed statement: the text is sent with every execution)
+   * The statement's name on a database that opted in with `useNamedStatements(db)`, where Postgres
+   * then parses and plans it once per connection. Elsewhere the statement is unnamed (its text is
+   * sent with every execution).
    */
   name?: string;
+}
+
+const NAMED = new WeakSet<Database>();
+
+/**
+ * Opt in to named prepared statements on `db`: each statement is parsed and planned once per
+ * connection instead of at every execution. Not for a database reached through a transaction-mode
+ * pooler (PgBouncer before 1.21), which hands each statement to any server connection, where the
+ * name may not exist; the default, unnamed statements, work through one.
+ *
+ * @example
+ * const { db } = await openDatabase(url);
+ * useNamedStatements(db);
+ */
+export function useNamedStatements(db: Database): void {
+  NAMED.add(db);
 }
 
 /**
@@ -33,7 +48,8 @@ export function preparedStatement<V extends Record<string, unknown>>(
     query ??= dialect.sqlToQuery(build());
     let statement = prepared.get(db);
     if (!statement) {
-      statement = db._.session.prepareQuery<PreparedQueryConfig>(query, undefined, options.name, false);
+      const name = NAMED.has(db) ? options.name : undefined;
+      statement = db._.session.prepareQuery<PreparedQueryConfig>(query, undefined, name, false);
       prepared.set(db, statement);
     }
     return statement.execute(values);
