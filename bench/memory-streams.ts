@@ -37,7 +37,12 @@ function openStream(url: string): Stream {
   const req = request(url, {
     method: 'POST',
     agent: false,
-    headers: { 'content-type': 'application/json', 'content-length': BODY.length },
+    // With a bearer key, as every inference request has: without one nothing is kept at all.
+    headers: {
+      'content-type': 'application/json',
+      'content-length': BODY.length,
+      authorization: 'Bearer sk-bench-streams',
+    },
   });
   const done = new Promise<number>((resolve) => {
     req.on('response', (res) => {

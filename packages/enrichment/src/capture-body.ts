@@ -1,4 +1,5 @@
 import type { Context } from 'koa';
+import { bearerToken } from './bearer-token.ts';
 import { CapturingRequest } from './capturing-request.ts';
 import { replayRequest } from './replay-request.ts';
 import { hasBody } from './request-body.ts';
@@ -14,6 +15,9 @@ function rawTextFromParser(ctx: Context, parsed: unknown): string | null {
   const rawBody = (ctx.request as { rawBody?: unknown }).rawBody;
   return typeof rawBody === 'string' ? rawBody : null;
 }
+
+/** Declared bodies up to this size are taken whole before the route runs (see errorEnrichment). */
+export const SMALL_BODY_BYTES = 64 * 1024;
 
 /** The request body as the middleware sees it: what it keeps for a diagnosis, and how it was sent. */
 export interface BodyCapture {
@@ -49,7 +53,10 @@ export function captureBody(ctx: Context, limit: number): BodyCapture | null {
   }
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) return null;
-  const stream = new CapturingRequest(req, limit);
+  // Without a bearer key no diagnosis will ever read the body, so nothing of it is kept, but for a
+  // small one that a proxy may take whole (see takeWholeBody).
+  const keep = bearerToken(ctx.get('authorization')) !== null || declared <= SMALL_BODY_BYTES;
+  const stream = new CapturingRequest(req, limit, keep);
   ctx.req = stream as unknown as typeof ctx.req;
   return { parsed, stream, whole: null };
 }

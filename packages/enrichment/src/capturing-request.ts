@@ -41,7 +41,7 @@ export type CaptureState = 'streaming' | 'ended' | 'too_large' | 'aborted';
 export class CapturingRequest extends StandInRequest {
   state: CaptureState = 'streaming';
   received = 0;
-  private chunks: Buffer[] | null = [];
+  private chunks: Buffer[] | null;
   private listening = false;
   /** While a diagnosis waits for the rest of the body, read on even if nobody downstream does. */
   private draining = false;
@@ -50,8 +50,11 @@ export class CapturingRequest extends StandInRequest {
   constructor(
     original: IncomingMessage,
     private readonly limit: number,
+    /** Whether to keep the chunks at all (false: only count and forward them). */
+    keep = true,
   ) {
     super(original);
+    this.chunks = keep ? [] : null;
     // A refusal or a departed client fails this stream; when no route downstream reads it, the
     // failure must not become an uncaught 'error' event.
     this.on('error', noop);

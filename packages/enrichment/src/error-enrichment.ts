@@ -1,7 +1,7 @@
 import { type DenialFacts, explainDenial } from '@control-layer/db';
 import type { Context, Middleware, Next } from 'koa';
 import { bearerToken } from './bearer-token.ts';
-import { captureBody } from './capture-body.ts';
+import { captureBody, SMALL_BODY_BYTES } from './capture-body.ts';
 import { DeadlineExceededError, withDeadline } from './deadline.ts';
 import { diagnoseDenial } from './diagnose.ts';
 import { requestIdOf, restoreOwnHeaders, sendError } from './envelope.ts';
@@ -9,9 +9,6 @@ import { ERROR_SPECS } from './error-codes.ts';
 import { lingerAfterAnswer } from './lingering-close.ts';
 import { modelOf, needsDecoding, stringModel } from './model-name.ts';
 import { type ErrorEnrichmentOptions, type PassThroughReason, resolveOptions } from './options.ts';
-
-/** Declared bodies up to this size are taken whole before the route runs (see below). */
-const SMALL_BODY_BYTES = 64 * 1024;
 
 function isForbidden(error: unknown): boolean {
   return error !== null && typeof error === 'object' && ((error as { status?: unknown }).status ?? 0) === 403;

@@ -57,7 +57,11 @@ async function heldDuringStreams(enrichment: boolean): Promise<number> {
       const req = httpRequest(`${front.url}/ai/v1/chat/completions`, {
         method: 'POST',
         agent: false,
-        headers: { 'content-type': 'application/json', 'content-length': BODY.length },
+        headers: {
+          'content-type': 'application/json',
+          'content-length': BODY.length,
+          authorization: 'Bearer sk-memory-held',
+        },
       });
       started.push(
         new Promise((resolve) =>
