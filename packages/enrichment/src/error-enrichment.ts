@@ -1,4 +1,4 @@
-import { type DenialFacts, explainDenial } from '@control-layer/db';
+import { type DenialFacts, describeError, explainDenial } from '@control-layer/db';
 import type { Context, Middleware, Next } from 'koa';
 import { bearerToken } from './bearer-token.ts';
 import { captureBody, SMALL_BODY_BYTES } from './capture-body.ts';
@@ -9,6 +9,7 @@ import { ERROR_SPECS } from './error-codes.ts';
 import { lingerAfterAnswer } from './lingering-close.ts';
 import { modelOf, needsDecoding, stringModel } from './model-name.ts';
 import { type ErrorEnrichmentOptions, type PassThroughReason, resolveOptions } from './options.ts';
+import { recordOutcome } from './outcome.ts';
 
 function isForbidden(error: unknown): boolean {
   return error !== null && typeof error === 'object' && ((error as { status?: unknown }).status ?? 0) === 403;
@@ -81,6 +82,7 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
     /** Leave the response (or the thrown 403) exactly as it was. */
     const leave = (reason: PassThroughReason): void => {
       stream?.release();
+      recordOutcome(ctx, { passthrough: reason });
       onPassThrough({ reason, status: thrown === undefined ? ctx.status : 403, requestId: requestIdOf(ctx) });
       if (thrown !== undefined) throw thrown;
     };
@@ -124,7 +126,7 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
       abandoned = true;
       const timedOut = error instanceof DeadlineExceededError;
       logger.warn(
-        { requestId: requestIdOf(ctx), err: error instanceof Error ? error.message : String(error) },
+        { requestId: requestIdOf(ctx), err: describeError(error) },
         timedOut
           ? 'error enrichment timed out; the 403 passes through'
           : 'error enrichment failed; the 403 passes through',
@@ -139,6 +141,7 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
 
     restoreOwnHeaders(ctx, ownHeaders);
     sendError(ctx, denial.code, denial.message, denial.extras);
+    recordOutcome(ctx, { enriched: denial.code });
     onEnriched({ code: denial.code, status: ERROR_SPECS[denial.code].status, requestId: requestIdOf(ctx) });
   };
 }

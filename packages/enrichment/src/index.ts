@@ -34,6 +34,7 @@ export {
   EnrichmentOptionsError,
   PASS_THROUGH_REASONS,
 } from './options.ts';
+export type { EnrichmentOutcome } from './outcome.ts';
 export { hasBody } from './request-body.ts';
 export type { AccessDenialCode, AccessVerdict } from './validate-access.ts';
 export { ACCESS_DENIAL_CODES, validateApiKeyModelAccess } from './validate-access.ts';

@@ -1,4 +1,4 @@
-import type { Database } from '@control-layer/db';
+import { type Database, describeError } from '@control-layer/db';
 import type { DenialCode } from './error-codes.ts';
 import { DEFAULT_LINGER, type LingerLimits } from './lingering-close.ts';
 
@@ -101,10 +101,7 @@ function guarded<E>(
     try {
       hook(event);
     } catch (error) {
-      logger.warn(
-        { err: error instanceof Error ? error.message : String(error) },
-        `errorEnrichment: ${name} hook threw`,
-      );
+      logger.warn({ err: describeError(error) }, `errorEnrichment: ${name} hook threw`);
     }
   };
 }

@@ -1,4 +1,11 @@
-import { type Database, type DenialFacts, deployedModels, explainDenial, isPossibleAlias } from '@control-layer/db';
+import {
+  type Database,
+  type DenialFacts,
+  deployedModels,
+  explainDenial,
+  isPossibleAlias,
+  NIL_UUID,
+} from '@control-layer/db';
 import Router from '@koa/router';
 import { and, eq } from 'drizzle-orm';
 import Koa, { type Context, type Next } from 'koa';
@@ -32,11 +39,15 @@ function rawJson(ctx: Context, status: number, body: string): void {
 }
 
 /**
- * Whether onwards would have the key in the model's key set: the owner reaches the model, no deny
- * rule matches the key's purpose, and the balance is above zero.
+ * Whether onwards would have the key in the model's key set and let it through: the key is the
+ * system key or its owner reaches the model with a balance above zero, and no deny rule matches
+ * the key's purpose.
  */
 function admits(facts: DenialFacts | null): boolean {
-  return facts !== null && facts.hasModelAccess === true && facts.deniedPurpose === null && facts.balance.gt(0);
+  if (facts === null || facts.deniedPurpose !== null) return false;
+  // The system key (nil user) is in every model's key set, whatever its groups and balance.
+  if (facts.userId === NIL_UUID) return true;
+  return facts.hasModelAccess === true && facts.balance.gt(0);
 }
 
 /** Onwards reads the key with `strip_prefix("Bearer ")`: case-sensitive, untrimmed. */
@@ -124,6 +135,23 @@ export function createStubUpstream(options: StubUpstreamOptions): Koa {
     ctx.body = openAiError(`Unknown request URL: ${ctx.method} ${ctx.path}.`, 'unknown_url');
   });
 
+  // A database failure is the stub's own 503, in the error envelope (never Koa's plain-text 500,
+  // whose log line would carry the failed SQL and its parameters).
+  app.use(async function stubErrors(ctx, next) {
+    try {
+      await next();
+    } catch {
+      ctx.status = 503;
+      ctx.body = {
+        error: {
+          message: 'The upstream could not reach its database. Please try again later.',
+          type: 'api_error',
+          param: null,
+          code: 'database_unavailable',
+        },
+      };
+    }
+  });
   app.use(router.routes()).use(router.allowedMethods());
   return app;
 }
