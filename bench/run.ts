@@ -17,6 +17,8 @@ const SCENARIOS = [
   'enrichment-path',
   'ledger-scale',
   'memory',
+  'memory-streams',
+  'gzip-event-loop',
   'streaming',
   'peers',
   'storm',

@@ -9,7 +9,7 @@ export { describeError, stackFrames } from './describe-error.ts';
 export { InvalidAmountError, SourceIdConflictError } from './errors.ts';
 export type { TrafficRuleInput } from './queries/access.ts';
 export * from './queries/access.ts';
-export { isStorableText } from './queries/access-sql.ts';
+export { isPossibleAlias, isStorableText, MAX_ALIAS_BYTES } from './queries/access-sql.ts';
 export type { CreateApiKeyInput, CreatedApiKey } from './queries/api-keys.ts';
 export * from './queries/api-keys.ts';
 export type { CreateTransactionInput, RecordedTransaction } from './queries/credits.ts';
@@ -22,6 +22,8 @@ export type { LedgerCheck, LedgerDrift, LedgerRebuild } from './queries/ledger-i
 export { checkLedger, rebuildCheckpoints } from './queries/ledger-integrity.ts';
 export type { DeployedModelListing } from './queries/models.ts';
 export * from './queries/models.ts';
+export type { PreparedStatementOptions } from './queries/prepared-statement.ts';
+export { preparedStatement, useNamedStatements } from './queries/prepared-statement.ts';
 export * from './queries/rules.ts';
 export * from './queries/users.ts';
 export type { ReadRouter, ReadRouterOptions, ReplicaState } from './read-router.ts';

@@ -6,6 +6,7 @@ import {
   INSUFFICIENT_CREDITS_MESSAGE,
   modalityBlockedMessage,
   modelAccessDeniedMessage,
+  quotedModel,
 } from './messages.ts';
 
 export interface Denial {
@@ -21,13 +22,17 @@ export interface Denial {
  */
 export function diagnoseDenial(facts: DenialFacts, model: string | null): Denial | null {
   if (model !== null && facts.hasModelAccess === false) {
-    return { code: 'model_access_denied', message: modelAccessDeniedMessage(model), extras: { model } };
+    return {
+      code: 'model_access_denied',
+      message: modelAccessDeniedMessage(model),
+      extras: { model: quotedModel(model) },
+    };
   }
   if (model !== null && facts.deniedPurpose !== null) {
     return {
       code: 'modality_blocked',
       message: modalityBlockedMessage(facts.deniedPurpose, model),
-      extras: { model, purpose: facts.deniedPurpose },
+      extras: { model: quotedModel(model), purpose: facts.deniedPurpose },
     };
   }
   if (facts.balance.lte(0)) {

@@ -1,7 +1,5 @@
-// Declares `ctx.request.bodyBytes` for every consumer of the package, not only inside it.
-import './koa-request.ts';
-
 export { bearerToken } from './bearer-token.ts';
+export { isRequestTooLarge, RequestTooLargeError, takeWholeBody } from './capturing-request.ts';
 export { coalesce } from './coalesce.ts';
 export { DeadlineExceededError, withDeadline } from './deadline.ts';
 export type { DenialLookup, ReadSource } from './denial-lookup.ts';
@@ -9,17 +7,21 @@ export { denialLookup } from './denial-lookup.ts';
 export type { Denial } from './diagnose.ts';
 export { diagnoseDenial } from './diagnose.ts';
 export type { ErrorBody, ErrorExtras } from './envelope.ts';
-export { errorEnvelope, isSaneRequestId, requestIdOf, sendError } from './envelope.ts';
+export { errorEnvelope, isSaneRequestId, requestIdOf, restoreOwnHeaders, sendError } from './envelope.ts';
 export type { DenialCode, ErrorCode, ErrorSpec, ErrorType } from './error-codes.ts';
 export { DENIAL_CODES, ERROR_CODES, ERROR_SPECS } from './error-codes.ts';
 export { errorEnrichment } from './error-enrichment.ts';
+export type { LingerLimits } from './lingering-close.ts';
+export { DEFAULT_LINGER, lingerAfterAnswer } from './lingering-close.ts';
 export {
   formatBalance,
   INSUFFICIENT_CREDITS_MESSAGE,
   INVALID_API_KEY_MESSAGE,
+  MAX_QUOTED_MODEL_CHARS,
   modalityBlockedMessage,
   modalityLabel,
   modelAccessDeniedMessage,
+  quotedModel,
 } from './messages.ts';
 export { modelOf } from './model-name.ts';
 export type {

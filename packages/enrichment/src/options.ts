@@ -1,6 +1,7 @@
 import { type Database, describeError } from '@control-layer/db';
 import type { ReadSource } from './denial-lookup.ts';
 import type { DenialCode } from './error-codes.ts';
+import { DEFAULT_LINGER, type LingerLimits } from './lingering-close.ts';
 
 /** pino-compatible: `logger.warn({ requestId }, 'message')`. */
 export interface EnrichmentLogger {
@@ -40,6 +41,19 @@ export interface ErrorEnrichmentOptions {
    */
   maxBodyBytes?: number;
   /**
+   * After a 413, how long the rest of the refused upload is read and discarded before the
+   * connection closes, in ms (nginx's `lingering_time`). Closing with unread bytes would reset the
+   * connection, and most clients would see the reset instead of the 413.
+   * @default 30000
+   */
+  lingeringTimeMs?: number;
+  /**
+   * After a 413, the longest silence from the client while discarding, in ms (nginx's
+   * `lingering_timeout`).
+   * @default 5000
+   */
+  lingeringTimeoutMs?: number;
+  /**
    * Time budget of the diagnosis, in ms. Past it the original response passes through unchanged.
    * @default 1000
    */
@@ -78,6 +92,7 @@ export interface ResolvedOptions {
   coalesce: boolean;
   coalesceWindowMs: number;
   maxBodyBytes: number;
+  linger: LingerLimits;
   timeoutMs: number;
   logger: EnrichmentLogger;
   onEnriched: (event: EnrichedEvent) => void;
@@ -122,7 +137,14 @@ export function resolveOptions(options: ErrorEnrichmentOptions): ResolvedOptions
   if (options === null || typeof options !== 'object') {
     throw new EnrichmentOptionsError('errorEnrichment: options must be an object with at least `db`');
   }
-  const { db, maxBodyBytes = DEFAULT_MAX_BODY_BYTES, timeoutMs = DEFAULT_TIMEOUT_MS, logger = silent } = options;
+  const {
+    db,
+    maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
+    timeoutMs = DEFAULT_TIMEOUT_MS,
+    lingeringTimeMs = DEFAULT_LINGER.lingeringTimeMs,
+    lingeringTimeoutMs = DEFAULT_LINGER.lingeringTimeoutMs,
+    logger = silent,
+  } = options;
   if (!db || !isFunction((db as { execute?: unknown }).execute)) {
     throw new EnrichmentOptionsError('errorEnrichment: `db` must be a database from openDatabase()');
   }
@@ -135,6 +157,16 @@ export function resolveOptions(options: ErrorEnrichmentOptions): ResolvedOptions
     throw new EnrichmentOptionsError(
       `errorEnrichment: \`timeoutMs\` must be between 1 and ${MAX_TIMER_MS}, got ${timeoutMs}`,
     );
+  }
+  for (const [name, value] of [
+    ['lingeringTimeMs', lingeringTimeMs],
+    ['lingeringTimeoutMs', lingeringTimeoutMs],
+  ] as const) {
+    if (!Number.isSafeInteger(value) || value <= 0 || value > MAX_TIMER_MS) {
+      throw new EnrichmentOptionsError(
+        `errorEnrichment: \`${name}\` must be between 1 and ${MAX_TIMER_MS}, got ${value}`,
+      );
+    }
   }
   if (!isFunction(logger?.warn)) {
     throw new EnrichmentOptionsError('errorEnrichment: `logger` must have a warn(fields, message) method');
@@ -162,6 +194,7 @@ export function resolveOptions(options: ErrorEnrichmentOptions): ResolvedOptions
     coalesce: options.coalesce ?? true,
     coalesceWindowMs,
     maxBodyBytes,
+    linger: { lingeringTimeMs, lingeringTimeoutMs },
     timeoutMs,
     logger,
     onEnriched: guarded(options.onEnriched, 'onEnriched', logger),

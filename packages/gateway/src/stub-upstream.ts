@@ -3,7 +3,7 @@ import {
   type DenialFacts,
   deployedModels,
   explainDenial,
-  isStorableText,
+  isPossibleAlias,
   NIL_UUID,
 } from '@control-layer/db';
 import Router from '@koa/router';
@@ -86,7 +86,7 @@ export function createStubUpstream(options: StubUpstreamOptions): Koa {
   }
 
   async function modelExists(alias: string): Promise<boolean> {
-    if (!isStorableText(alias)) return false;
+    if (!isPossibleAlias(alias)) return false;
     const rows = await db
       .select({ id: deployedModels.id })
       .from(deployedModels)

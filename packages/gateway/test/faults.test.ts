@@ -146,7 +146,7 @@ test('cuts a response whose body stalls past the body timeout, while other reque
     }
   }));
 
-test('never calls the upstream for a client that leaves mid-upload, and leaks nothing', () =>
+test('never completes an upstream request for a client that leaves mid-upload, and leaks nothing', () =>
   withTestDatabase(async (db) => {
     const upstream = await scriptedUpstream();
     const front = await startGateway(db, upstream.url);

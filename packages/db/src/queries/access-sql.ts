@@ -45,3 +45,16 @@ export function deniedPurpose(purpose: SQL, alias: SQL): SQL<string | null> {
 export function isStorableText(value: string): boolean {
   return !value.includes('\u0000');
 }
+
+/** Longest alias looked up, in UTF-8 bytes; longer model names are unknown without a query. */
+export const MAX_ALIAS_BYTES = 1024;
+
+/**
+ * Whether a model name can be an alias at all: storable text of at most `MAX_ALIAS_BYTES`. Any
+ * other is answered as an unknown model without being sent to Postgres (a multi-megabyte `model`
+ * would otherwise cost a round trip carrying it, and a sequential comparison against the index).
+ */
+export function isPossibleAlias(value: string): boolean {
+  // UTF-8 never takes fewer bytes than UTF-16 code units, so the length alone rules out most.
+  return value.length <= MAX_ALIAS_BYTES && Buffer.byteLength(value) <= MAX_ALIAS_BYTES && isStorableText(value);
+}

@@ -4,6 +4,8 @@ import {
   type AccessVerdict,
   type ErrorEnrichmentOptions,
   errorEnrichment,
+  RequestTooLargeError,
+  takeWholeBody,
   validateApiKeyModelAccess,
 } from '@control-layer/enrichment';
 import Koa from 'koa';
@@ -18,10 +20,10 @@ const options: ErrorEnrichmentOptions = {
 const app = new Koa();
 app.use(errorEnrichment(options));
 app.use((ctx) => {
-  // Declared by the middleware for every consumer: the exact request body bytes.
-  const bytes: Buffer | undefined = ctx.request.bodyBytes;
+  // The body streams on through ctx.req; a small one the middleware holds whole can be taken at once.
+  const bytes: Buffer | null = takeWholeBody(ctx.req);
   ctx.status = 403;
-  ctx.body = { size: bytes?.length ?? 0 };
+  ctx.body = { size: bytes?.length ?? 0, limit: new RequestTooLargeError(1024).limitBytes };
 });
 const verdict: AccessVerdict = await validateApiKeyModelAccess(db satisfies Database, 'sk-x', 'chat-model');
 if (!verdict.ok) console.log(verdict.code satisfies string, verdict.message);
