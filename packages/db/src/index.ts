@@ -1,6 +1,12 @@
 export type { Database, OpenDatabaseOptions, OpenedDatabase, Schema } from './database.ts';
 export { MIGRATIONS_FOLDER, migrate, openDatabase, rowsOf } from './database.ts';
-export { InvalidAmountError, SourceIdConflictError } from './errors.ts';
+export {
+  InvalidAmountError,
+  InvalidPriceError,
+  InvalidSpendCapError,
+  SourceIdConflictError,
+  UnknownApiKeyError,
+} from './errors.ts';
 export type { TrafficRuleInput } from './queries/access.ts';
 export * from './queries/access.ts';
 export { isStorableText } from './queries/access-sql.ts';
@@ -8,8 +14,17 @@ export type { CreateApiKeyInput, CreatedApiKey } from './queries/api-keys.ts';
 export * from './queries/api-keys.ts';
 export type { CreateTransactionInput, RecordedTransaction } from './queries/credits.ts';
 export * from './queries/credits.ts';
-export type { DenialFacts } from './queries/explain-denial.ts';
+export type { DenialFacts, ExplainDenialOptions, SpendCapFacts } from './queries/explain-denial.ts';
 export * from './queries/explain-denial.ts';
+export * from './queries/feature-flags.ts';
+export type { ListedModel, ListModelsOptions } from './queries/models.ts';
+export * from './queries/models.ts';
+export type { RecordUsageInput } from './queries/spend.ts';
+export * from './queries/spend.ts';
+export type { SpendCapInput } from './queries/spend-caps.ts';
+export * from './queries/spend-caps.ts';
+export type { SetTariffInput } from './queries/tariffs.ts';
+export * from './queries/tariffs.ts';
 export * from './queries/users.ts';
 export * from './schema/index.ts';
 export type * from './types.ts';

@@ -112,7 +112,17 @@ test('report the facts of the seed cases', () =>
     const member = await explainDenial(db, key('member:batch'), 'private-model');
     assert.equal(
       { ...member, balance: member?.balance.toFixed(2), userId: undefined },
-      { userId: undefined, purpose: 'batch', hasModelAccess: true, deniedPurpose: 'batch', balance: '50.00' },
+      {
+        userId: undefined,
+        purpose: 'batch',
+        isSystemKey: false,
+        hasModelAccess: true,
+        deniedPurpose: 'batch',
+        balance: '50.00',
+        balanceExempt: false,
+        modelIsFree: true,
+        spendCap: null,
+      },
     );
     const outsider = await explainDenial(db, key('outsider:realtime'), 'private-model');
     assert.is(outsider?.hasModelAccess, false);

@@ -23,6 +23,8 @@ export interface CreateApiKeyInput {
   hidden?: boolean;
   requestsPerSecond?: number | null;
   burstSize?: number | null;
+  /** Makes this a child key of a cap scope: its spend counts toward that parent's cap. */
+  parentApiKeyId?: string | null;
   /** Supply a known plaintext (demo seeds, imports); generated when absent. */
   secret?: string;
 }

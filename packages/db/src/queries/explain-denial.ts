@@ -1,22 +1,55 @@
 import { Decimal } from 'decimal.js';
-import { type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../database.ts';
 import { rowsOf } from '../database.ts';
-import { deniedPurpose, isStorableText, userReachesAlias } from './access-sql.ts';
+import type { SpendLimitInterval } from '../schema/index.ts';
+import { isStorableText } from './access-sql.ts';
 import { hashSecret } from './api-keys.ts';
+import { positionalStatement } from './positional.ts';
 
-/** Everything needed to explain a router's 403 for one key and model, in the seed's check order. */
+/** The spending cap of a key's cap scope (the key itself, or its parent for a child key). */
+export interface SpendCapFacts {
+  /** The scope root: the capped key (the presented key, or its parent). */
+  rootKeyId: string;
+  limit: Decimal;
+  /** Null: a one-off cap, whose window never ends. */
+  interval: SpendLimitInterval | null;
+  /** Spend recorded in the checkpoint's window (0 without a checkpoint). */
+  windowSpend: Decimal;
+  /** Whether that window is the current one (false without a checkpoint). */
+  windowCurrent: boolean;
+  /** The next window boundary, RFC 3339 in whole seconds (`2026-11-28T00:00:00Z`); null for a one-off cap. */
+  resetsAt: string | null;
+}
+
+/** Everything needed to explain a router's 403 for one key and model, in one round trip. */
 export interface DenialFacts {
   /** Owner of the presented key. */
   userId: string;
   /** The presented key's purpose. */
   purpose: string;
+  /** Whether the key belongs to the system user (the nil uuid), which the router always admits. */
+  isSystemKey: boolean;
   /** Whether the owner reaches the alias; null when no alias was given. */
   hasModelAccess: boolean | null;
-  /** The key's purpose when a deny rule on the alias matches it; null otherwise or without alias. */
+  /** The purpose of a deny rule on the alias matching the rule purpose (default: the key's); null otherwise or without alias. */
   deniedPurpose: string | null;
   /** The owner's balance (0 without ledger). */
   balance: Decimal;
+  /** The owner's `ALLOW_NEGATIVE_BALANCE` flag is enabled: the balance never stops them. */
+  balanceExempt: boolean;
+  /** No active tariff of the alias has a price above 0; null when no alias was given. */
+  modelIsFree: boolean | null;
+  /** The cap of the key's scope; null when the scope is uncapped. */
+  spendCap: SpendCapFacts | null;
+}
+
+export interface ExplainDenialOptions {
+  /**
+   * The purpose whose deny rules apply, e.g. `batch` for a request that will run on the owner's
+   * batch key whatever the presented key's purpose.
+   * @default the presented key's purpose
+   */
+  rulePurpose?: string;
 }
 
 interface DenialRow {
@@ -25,35 +58,116 @@ interface DenialRow {
   has_access: boolean | null;
   denied_purpose: string | null;
   balance: string;
+  balance_exempt: boolean;
+  model_free: boolean | null;
+  root_id: string;
+  spend_limit: string | null;
+  spend_limit_interval: SpendLimitInterval | null;
+  window_spend: string;
+  window_current: boolean;
+  resets_at: string | null;
 }
+
+/*
+ * One statement answers every check. $1: the key's SHA-256 hex digest; $2: the alias, or null
+ * when the request named none; $3: the purpose whose deny rules apply, or null for the key's own.
+ * Each fact is an indexed lookup (key by digest, root by id, checkpoint, balance and flag by
+ * primary or unique key, deployment by alias), so the cost does not grow with the ledger.
+ */
+const EXPLAIN_DENIAL_SQL = `
+select k.user_id::text as user_id,
+       k.purpose,
+       case when $2::text is null then null else exists (
+         select 1
+         from deployed_models d
+         join deployment_groups dg on dg.deployment_id = d.id
+         where d.alias = $2::text
+           and d.deleted = false
+           and (
+             dg.group_id in (select ug.group_id from user_groups ug where ug.user_id = k.user_id)
+             or (dg.group_id = '00000000-0000-0000-0000-000000000000'::uuid
+                 and k.user_id <> '00000000-0000-0000-0000-000000000000'::uuid)
+           )
+       ) end as has_access,
+       case when $2::text is null then null else (
+         select mtr.api_key_purpose
+         from model_traffic_rules mtr
+         join deployed_models d on d.id = mtr.deployed_model_id
+         where d.alias = $2::text
+           and d.deleted = false
+           and mtr.action = 'deny'
+           and mtr.api_key_purpose = coalesce($3::text, k.purpose)
+         limit 1
+       ) end as denied_purpose,
+       coalesce((select c.balance from user_balance_checkpoints c where c.user_id = k.user_id), 0)::text as balance,
+       exists (
+         select 1 from user_feature_flags f
+         where f.user_id = k.user_id and f.feature_flag = 'ALLOW_NEGATIVE_BALANCE' and f.enabled
+       ) as balance_exempt,
+       case when $2::text is null then null else not exists (
+         select 1
+         from model_tariffs t
+         join deployed_models d on d.id = t.deployed_model_id
+         where d.alias = $2::text
+           and t.valid_until is null
+           and (t.input_price_per_token > 0 or t.output_price_per_token > 0)
+       ) end as model_free,
+       root.id::text as root_id,
+       root.spend_limit::text as spend_limit,
+       root.spend_limit_interval,
+       coalesce(ck.window_spend, 0)::text as window_spend,
+       api_key_cap_window_current(ck.window_started_at, root.spend_limit_interval) as window_current,
+       to_char(api_key_cap_window_resets_at(root.spend_limit_interval) at time zone 'utc',
+               'YYYY-MM-DD"T"HH24:MI:SS"Z"') as resets_at
+from api_keys k
+join api_keys root on root.id = coalesce(k.parent_api_key_id, k.id)
+left join api_key_spend_checkpoints ck on ck.api_key_id = root.id
+where k.secret_hash = $1::text and k.is_deleted = false
+limit 1`;
+
+const explainDenialStatement = positionalStatement(EXPLAIN_DENIAL_SQL);
 
 /**
  * Diagnose a denial in one SQL statement (one round trip). Returns null for an unknown or
  * deleted key: such a caller is told nothing about accounts, models or balances.
  */
-export async function explainDenial(db: Database, secret: string, alias: string | null): Promise<DenialFacts | null> {
-  // An alias no row can hold is unknown: no access, no rule, but the key and balance still count.
+export async function explainDenial(
+  db: Database,
+  secret: string,
+  alias: string | null,
+  options: ExplainDenialOptions = {},
+): Promise<DenialFacts | null> {
+  // An alias no row can hold is unknown: no access, no rule, but the key, balance and cap still
+  // count. It is never sent (Postgres text cannot carry U+0000).
   const impossible = alias !== null && !isStorableText(alias);
-  const userId = sql`k.user_id`;
-  const aliasParam = sql`${alias}::text`;
-  const access: SQL =
-    alias === null ? sql`null::boolean` : impossible ? sql`false` : userReachesAlias(userId, aliasParam);
-  const denied: SQL = alias === null || impossible ? sql`null::text` : deniedPurpose(sql`k.purpose`, aliasParam);
-  const result = await db.execute(sql`
-    select k.user_id, k.purpose,
-           ${access} as has_access,
-           ${denied} as denied_purpose,
-           coalesce((select c.balance from user_balance_checkpoints c where c.user_id = k.user_id), 0)::text as balance
-    from api_keys k
-    where k.secret_hash = ${hashSecret(secret)} and k.is_deleted = false
-    limit 1`);
+  const { rulePurpose = null } = options;
+  const noRule = impossible || (rulePurpose !== null && !isStorableText(rulePurpose));
+  const result = await explainDenialStatement(db, [
+    hashSecret(secret),
+    impossible ? '' : alias,
+    noRule ? null : rulePurpose,
+  ]);
   const [row] = rowsOf<DenialRow>(result);
   if (!row) return null;
   return {
     userId: row.user_id,
     purpose: row.purpose,
-    hasModelAccess: row.has_access,
-    deniedPurpose: row.denied_purpose,
+    isSystemKey: row.user_id === '00000000-0000-0000-0000-000000000000',
+    hasModelAccess: impossible ? false : row.has_access,
+    deniedPurpose: noRule ? null : row.denied_purpose,
     balance: new Decimal(row.balance),
+    balanceExempt: row.balance_exempt,
+    modelIsFree: impossible ? true : row.model_free,
+    spendCap:
+      row.spend_limit === null
+        ? null
+        : {
+            rootKeyId: row.root_id,
+            limit: new Decimal(row.spend_limit),
+            interval: row.spend_limit_interval,
+            windowSpend: new Decimal(row.window_spend),
+            windowCurrent: row.window_current,
+            resetsAt: row.resets_at,
+          },
   };
 }
