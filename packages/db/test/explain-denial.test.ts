@@ -111,8 +111,9 @@ test('report the facts of the seed cases', () =>
     const { key } = await fixtureWorld(db);
     const member = await explainDenial(db, key('member:batch'), 'private-model');
     assert.equal(
-      { ...member, balance: member?.balance.toFixed(2), userId: undefined },
+      { ...member, balance: member?.balance.toFixed(2), userId: undefined, keyId: undefined },
       {
+        keyId: undefined,
         userId: undefined,
         purpose: 'batch',
         isSystemKey: false,

@@ -1,6 +1,7 @@
 import { type DenialFacts, explainDenial } from '@control-layer/db';
 import type { Context, Middleware, Next } from 'koa';
 import { bearerToken } from './bearer-token.ts';
+import { createBoundaryResync } from './boundary-resync.ts';
 import { captureBody } from './capture-body.ts';
 import { DeadlineExceededError, withDeadline } from './deadline.ts';
 import { diagnoseDenial } from './diagnose.ts';
@@ -16,9 +17,11 @@ function isForbidden(error: unknown): boolean {
 
 /**
  * Explains a router's bare 403: when the request carried a bearer key that the database knows,
- * the response becomes a 403 naming the model the owner cannot reach, a 403 naming the key's
- * blocked purpose, or a 402 with the balance; anything else passes through untouched. Mount it
- * in front of whatever answers the inference routes.
+ * the response becomes a 403 for a key that cannot do inference, a 403 naming the model the
+ * owner cannot reach, a 403 naming the key's blocked purpose, a 402 with the balance, a 402 with
+ * the key's spent cap, or a retriable 429 when the cap's window has just reset (the router is
+ * then told to reload); anything else passes through untouched. Mount it in front of whatever
+ * answers the inference routes.
  *
  * The body is read once (bounded by `maxBodyBytes`) and handed on unchanged; it is parsed only
  * when a 403 needs the model. A diagnosis costs one SQL statement; when the database fails or
@@ -29,7 +32,11 @@ function isForbidden(error: unknown): boolean {
  * app.use(errorEnrichment({ db, timeoutMs: 500, logger: pino() }));
  */
 export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
-  const { db, maxBodyBytes, timeoutMs, logger, onEnriched, onPassThrough } = resolveOptions(options);
+  const { db, maxBodyBytes, timeoutMs, logger, onEnriched, onPassThrough, boundaryResyncIntervalMs } =
+    resolveOptions(options);
+  const boundaryResync = createBoundaryResync(db, boundaryResyncIntervalMs, (error) =>
+    logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'spend-cap boundary notify failed'),
+  );
 
   return async function errorEnrichment(ctx: Context, next: Next): Promise<void> {
     const capture = await captureBody(ctx, maxBodyBytes);
@@ -91,6 +98,8 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
     if (!denial) return leave('unexplained');
 
     sendError(ctx, denial.code, denial.message, denial.extras);
+    for (const [name, value] of Object.entries(denial.headers ?? {})) ctx.set(name, value);
+    if (denial.code === 'spend_cap_reset_pending') boundaryResync.fire();
     onEnriched({ code: denial.code, status: ERROR_SPECS[denial.code].status, requestId: requestIdOf(ctx) });
   };
 }

@@ -1,6 +1,8 @@
 export { bearerToken } from './bearer-token.ts';
+export type { BoundaryResync } from './boundary-resync.ts';
+export { AUTH_CONFIG_CHANGED_CHANNEL, createBoundaryResync } from './boundary-resync.ts';
 export { DeadlineExceededError, withDeadline } from './deadline.ts';
-export type { Denial } from './diagnose.ts';
+export type { Denial, DenialRule } from './denial-rule.ts';
 export { diagnoseDenial } from './diagnose.ts';
 export type { ErrorBody, ErrorExtras } from './envelope.ts';
 export { errorEnvelope, isSaneRequestId, requestIdOf, sendError } from './envelope.ts';
@@ -9,11 +11,15 @@ export { DENIAL_CODES, ERROR_CODES, ERROR_SPECS } from './error-codes.ts';
 export { errorEnrichment } from './error-enrichment.ts';
 export {
   formatBalance,
+  formatDollars,
   INSUFFICIENT_CREDITS_MESSAGE,
   INVALID_API_KEY_MESSAGE,
   modalityBlockedMessage,
   modalityLabel,
   modelAccessDeniedMessage,
+  nonInferenceKeyMessage,
+  SPEND_CAP_RESET_PENDING_MESSAGE,
+  spendCapExceededMessage,
 } from './messages.ts';
 export { modelOf } from './model-name.ts';
 export type {
@@ -24,11 +30,13 @@ export type {
   PassThroughReason,
 } from './options.ts';
 export {
+  DEFAULT_BOUNDARY_RESYNC_INTERVAL_MS,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_TIMEOUT_MS,
   EnrichmentOptionsError,
   PASS_THROUGH_REASONS,
 } from './options.ts';
 export { hasBody } from './request-body.ts';
-export type { AccessDenialCode, AccessVerdict } from './validate-access.ts';
-export { ACCESS_DENIAL_CODES, validateApiKeyModelAccess } from './validate-access.ts';
+export { DENIAL_RULES, SPEND_CAP_RETRY_AFTER_SECONDS } from './rules/index.ts';
+export type { AccessDenialCode, AccessVerdict, ValidateAccessOptions } from './validate-access.ts';
+export { ACCESS_DENIAL_CODES, FLEX_DISPATCH_PURPOSE, validateApiKeyModelAccess } from './validate-access.ts';

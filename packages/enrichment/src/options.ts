@@ -48,6 +48,12 @@ export interface ErrorEnrichmentOptions {
    * @default a logger that writes nothing
    */
   logger?: EnrichmentLogger;
+  /**
+   * Least time between two `api_key_spend_cap_boundary` notifications to the router, in ms
+   * (per middleware, so per process in the gateway).
+   * @default 60000
+   */
+  boundaryResyncIntervalMs?: number;
   /** Called after a response was replaced by an explained error. */
   onEnriched?: (event: EnrichedEvent) => void;
   /** Called when a response is left as it was, with the reason. */
@@ -61,6 +67,7 @@ export interface ResolvedOptions {
   logger: EnrichmentLogger;
   onEnriched: (event: EnrichedEvent) => void;
   onPassThrough: (event: PassThroughEvent) => void;
+  boundaryResyncIntervalMs: number;
 }
 
 /** Thrown by `errorEnrichment()` itself, at start-up, for options it cannot work with. */
@@ -70,6 +77,7 @@ export class EnrichmentOptionsError extends TypeError {
 
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_TIMEOUT_MS = 1000;
+export const DEFAULT_BOUNDARY_RESYNC_INTERVAL_MS = 60_000;
 // setTimeout's ceiling; a larger delay fires at once.
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -103,7 +111,13 @@ export function resolveOptions(options: ErrorEnrichmentOptions): ResolvedOptions
   if (options === null || typeof options !== 'object') {
     throw new EnrichmentOptionsError('errorEnrichment: options must be an object with at least `db`');
   }
-  const { db, maxBodyBytes = DEFAULT_MAX_BODY_BYTES, timeoutMs = DEFAULT_TIMEOUT_MS, logger = silent } = options;
+  const {
+    db,
+    maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
+    timeoutMs = DEFAULT_TIMEOUT_MS,
+    logger = silent,
+    boundaryResyncIntervalMs = DEFAULT_BOUNDARY_RESYNC_INTERVAL_MS,
+  } = options;
   if (!db || !isFunction((db as { execute?: unknown }).execute)) {
     throw new EnrichmentOptionsError('errorEnrichment: `db` must be a database from openDatabase()');
   }
@@ -115,6 +129,11 @@ export function resolveOptions(options: ErrorEnrichmentOptions): ResolvedOptions
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > MAX_TIMER_MS) {
     throw new EnrichmentOptionsError(
       `errorEnrichment: \`timeoutMs\` must be between 1 and ${MAX_TIMER_MS}, got ${timeoutMs}`,
+    );
+  }
+  if (!Number.isFinite(boundaryResyncIntervalMs) || boundaryResyncIntervalMs < 0) {
+    throw new EnrichmentOptionsError(
+      `errorEnrichment: \`boundaryResyncIntervalMs\` must be a non-negative number, got ${boundaryResyncIntervalMs}`,
     );
   }
   if (!isFunction(logger?.warn)) {
@@ -132,5 +151,6 @@ export function resolveOptions(options: ErrorEnrichmentOptions): ResolvedOptions
     logger,
     onEnriched: guarded(options.onEnriched, 'onEnriched', logger),
     onPassThrough: guarded(options.onPassThrough, 'onPassThrough', logger),
+    boundaryResyncIntervalMs,
   };
 }

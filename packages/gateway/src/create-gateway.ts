@@ -8,6 +8,7 @@ import { accessLog } from './access-log.ts';
 import { errorResponses } from './error-responses.ts';
 import { healthz, readyz } from './health.ts';
 import { createMetrics, type GatewayMetrics, metricsEndpoint } from './metrics.ts';
+import { MODELS_ROUTE, modelsRoute } from './models-route.ts';
 import { proxy } from './proxy.ts';
 import { requestId } from './request-id.ts';
 import { securityHeaders } from './security-headers.ts';
@@ -157,6 +158,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     }),
   );
   router.get('/metrics', metricsEndpoint(metrics));
+  // Answered from the database, ahead of the proxy.
+  router.get(MODELS_ROUTE, modelsRoute({ db, logger }));
   router.all(AI_ROUTE, ...aiRoute);
 
   const app = new Koa();

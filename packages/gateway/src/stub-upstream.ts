@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { type Database, type DenialFacts, deployedModels, explainDenial, isStorableText } from '@control-layer/db';
 import Router from '@koa/router';
 import { and, eq } from 'drizzle-orm';
 import Koa, { type Context, type Next } from 'koa';
 import { koaBody } from 'koa-body';
-import { cannedChunks, cannedCompletion, eventStream } from './stub-completions.ts';
+import { admits } from './stub-admission.ts';
+import { chargeUsage } from './stub-billing.ts';
+import { cannedChunks, cannedCompletion, cannedUsage, eventStream } from './stub-completions.ts';
 
 export interface StubUpstreamOptions {
   /** The database the keys, groups, rules and balances are read from. */
@@ -31,12 +34,13 @@ function rawJson(ctx: Context, status: number, body: string): void {
   ctx.body = body;
 }
 
-/**
- * Whether onwards would have the key in the model's key set: the owner reaches the model, no deny
- * rule matches the key's purpose, and the balance is above zero.
- */
-function admits(facts: DenialFacts | null): boolean {
-  return facts !== null && facts.hasModelAccess === true && facts.deniedPurpose === null && facts.balance.gt(0);
+declare module 'koa' {
+  interface DefaultState {
+    /** The admitted key's facts, for charging the completion. */
+    stubFacts?: DenialFacts;
+    /** The id of the completion being served; also the idempotency key of its charge. */
+    completionId?: string;
+  }
 }
 
 /** Onwards reads the key with `strip_prefix("Bearer ")`: case-sensitive, untrimmed. */
@@ -46,10 +50,11 @@ function bearer(header: string): string | null {
 
 /**
  * A stand-in for the dwctl router ("onwards") on `/v1/*`, deciding from the same database as
- * error enrichment: 404 `model_not_found` for an unknown alias, 401 without a bearer token, the
- * bare 403 for a key that is unknown or deleted, whose owner cannot reach the model, has a
- * balance ≤ 0, or whose purpose a deny rule blocks; otherwise a canned chat completion, as
- * server-sent events when the request says `"stream": true`. Checks run in onwards' order.
+ * error enrichment: 404 `model_not_found` for an unknown or inactive alias, 401 without a bearer
+ * token, the bare 403 for a key the router would not admit (see `admits`); otherwise a canned
+ * chat completion, as server-sent events when the request says `"stream": true`, charged as usage
+ * against the key when the model has an active tariff. Checks run in onwards' order. A database
+ * failure is a JSON 500, never a hang.
  *
  * @example
  * const stub = createStubUpstream({ db });
@@ -79,7 +84,9 @@ export function createStubUpstream(options: StubUpstreamOptions): Koa {
     const rows = await db
       .select({ id: deployedModels.id })
       .from(deployedModels)
-      .where(and(eq(deployedModels.alias, alias), eq(deployedModels.deleted, false)))
+      .where(
+        and(eq(deployedModels.alias, alias), eq(deployedModels.deleted, false), eq(deployedModels.status, 'active')),
+      )
       .limit(1);
     return rows.length > 0;
   }
@@ -103,19 +110,50 @@ export function createStubUpstream(options: StubUpstreamOptions): Koa {
     const token = bearer(ctx.get('authorization'));
     if (!token) return rawJson(ctx, 401, UNAUTHENTICATED_BODY);
     const facts = await explainDenial(db, token, model);
-    if (!admits(facts)) return rawJson(ctx, 403, FORBIDDEN_BODY);
+    if (!facts || !admits(facts)) return rawJson(ctx, 403, FORBIDDEN_BODY);
+    ctx.state.stubFacts = facts;
     await next();
+  }
+
+  /** The router's own failures are JSON too, so the gateway passes a readable 500 on. */
+  async function databaseErrors(ctx: Context, next: Next): Promise<void> {
+    try {
+      await next();
+    } catch (error) {
+      if ((error as { status?: unknown }).status !== undefined) throw error;
+      ctx.status = 500;
+      ctx.body = {
+        error: { message: 'Internal server error', type: 'api_error', param: null, code: 'internal_error' },
+      };
+    }
+  }
+
+  async function charge(ctx: Context, request: { model: string; messages?: unknown }): Promise<void> {
+    const facts = ctx.state.stubFacts;
+    if (!facts) return;
+    const completionId = ctx.state.completionId ?? randomUUID();
+    await chargeUsage(db, {
+      keyId: facts.keyId,
+      purpose: facts.purpose,
+      model: request.model,
+      usage: cannedUsage(request),
+      sourceId: `stub:${completionId}`,
+    });
   }
 
   router.post('/v1/chat/completions', parseJson, route, async (ctx) => {
     const request = ctx.request.body as { model: string; stream?: unknown };
+    const completionId = `chatcmpl-stub-${randomUUID()}`;
+    ctx.state.completionId = completionId;
+    // Charged before answering, as a router meters a request it serves.
+    await charge(ctx, request);
     if (request.stream !== true) {
-      ctx.body = cannedCompletion(request);
+      ctx.body = cannedCompletion(request, completionId);
       return;
     }
     ctx.set('cache-control', 'no-cache');
     ctx.type = 'text/event-stream';
-    ctx.body = eventStream(cannedChunks(request), chunkDelayMs);
+    ctx.body = eventStream(cannedChunks(request, completionId), chunkDelayMs);
   });
 
   // Any other `/v1` route: the same checks, then OpenAI's answer for a URL it does not serve.
@@ -124,6 +162,7 @@ export function createStubUpstream(options: StubUpstreamOptions): Koa {
     ctx.body = openAiError(`Unknown request URL: ${ctx.method} ${ctx.path}.`, 'unknown_url');
   });
 
+  app.use(databaseErrors);
   app.use(router.routes()).use(router.allowedMethods());
   return app;
 }

@@ -70,7 +70,7 @@ test('cuts a request that outlasts the shutdown timeout, and still exits', async
   upstream.respondWith(() => arrived.open());
   const gateway = startMain(withPostgres({ SHUTDOWN_TIMEOUT_MS: '300' }));
   const { url, pid } = await gateway.ready();
-  const inFlight = rejection(() => send(`${url}/ai/v1/models`));
+  const inFlight = rejection(() => send(`${url}/ai/v1/files`));
   await within(arrived.promise, 'the request to reach the upstream');
   process.kill(pid, 'SIGTERM');
   const cut = (await within(inFlight, 'the request to be cut')) as { code?: string };

@@ -23,6 +23,8 @@ export interface SpendCapFacts {
 
 /** Everything needed to explain a router's 403 for one key and model, in one round trip. */
 export interface DenialFacts {
+  /** The presented key's id. */
+  keyId: string;
   /** Owner of the presented key. */
   userId: string;
   /** The presented key's purpose. */
@@ -53,6 +55,7 @@ export interface ExplainDenialOptions {
 }
 
 interface DenialRow {
+  key_id: string;
   user_id: string;
   purpose: string;
   has_access: boolean | null;
@@ -75,7 +78,8 @@ interface DenialRow {
  * primary or unique key, deployment by alias), so the cost does not grow with the ledger.
  */
 const EXPLAIN_DENIAL_SQL = `
-select k.user_id::text as user_id,
+select k.id::text as key_id,
+       k.user_id::text as user_id,
        k.purpose,
        case when $2::text is null then null else exists (
          select 1
@@ -150,6 +154,7 @@ export async function explainDenial(
   const [row] = rowsOf<DenialRow>(result);
   if (!row) return null;
   return {
+    keyId: row.key_id,
     userId: row.user_id,
     purpose: row.purpose,
     isSystemKey: row.user_id === '00000000-0000-0000-0000-000000000000',

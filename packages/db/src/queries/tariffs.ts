@@ -49,7 +49,11 @@ export async function setModelTariff(db: Database, input: SetTariffInput): Promi
       .update(modelTariffs)
       .set({ validUntil: sql`greatest(${modelTariffs.validFrom}, ${validFrom.toISOString()}::timestamptz)` })
       .where(
-        and(eq(modelTariffs.deployedModelId, input.deployedModelId), isNull(modelTariffs.validUntil), samePurpose(purpose)),
+        and(
+          eq(modelTariffs.deployedModelId, input.deployedModelId),
+          isNull(modelTariffs.validUntil),
+          samePurpose(purpose),
+        ),
       );
     const [row] = await tx
       .insert(modelTariffs)
@@ -108,4 +112,25 @@ export async function isModelFree(db: Database, alias: string): Promise<boolean>
         and (t.input_price_per_token > 0 or t.output_price_per_token > 0)
     ) as free`);
   return rowsOf<{ free: boolean }>(result)[0]?.free === true;
+}
+
+/**
+ * The prices a request on `alias` with a key of `purpose` is charged at: the active tariff for that
+ * purpose, else the one for any purpose, else the dearest active one; null when none is active.
+ */
+export async function activeTariffFor(
+  db: Database,
+  alias: string,
+  purpose: string,
+): Promise<{ inputPricePerToken: Decimal; outputPricePerToken: Decimal } | null> {
+  if (!isStorableText(alias) || !isStorableText(purpose)) return null;
+  const result = await db.execute(sql`
+    select t.input_price_per_token::text as input, t.output_price_per_token::text as output
+    from model_tariffs t join deployed_models d on d.id = t.deployed_model_id
+    where d.alias = ${alias} and t.valid_until is null
+    order by (t.api_key_purpose = ${purpose}) desc nulls last, (t.api_key_purpose is null) desc,
+             t.input_price_per_token + t.output_price_per_token desc
+    limit 1`);
+  const [row] = rowsOf<{ input: string; output: string }>(result);
+  return row ? { inputPricePerToken: new Decimal(row.input), outputPricePerToken: new Decimal(row.output) } : null;
 }

@@ -11,6 +11,7 @@ import {
 } from '../queries/access.ts';
 import { type CreatedApiKey, createApiKey } from '../queries/api-keys.ts';
 import { createTransaction } from '../queries/credits.ts';
+import { setModelTariff } from '../queries/tariffs.ts';
 import { createUser } from '../queries/users.ts';
 import { type ApiKeyPurpose, NIL_UUID, type TransactionType } from '../schema/index.ts';
 import type { Group, User } from '../types.ts';
@@ -76,6 +77,24 @@ export async function addTestCredits(
   await createTransaction(db, { userId, type, amount: new Decimal(amount), sourceId: randomUUID() });
 }
 
+/**
+ * Give a deployment an active paid tariff (by default $0.000001 in, $0.000002 out per token), so
+ * the balance and caps apply to it: a model without one is free.
+ */
+export async function addTestTariff(
+  db: Database,
+  deploymentId: string,
+  prices: { input?: Decimal.Value; output?: Decimal.Value; purpose?: string | null } = {},
+): Promise<void> {
+  await setModelTariff(db, {
+    deployedModelId: deploymentId,
+    name: 'test tariff',
+    inputPricePerToken: new Decimal(prices.input ?? '0.000001'),
+    outputPricePerToken: new Decimal(prices.output ?? '0.000002'),
+    apiKeyPurpose: prices.purpose ?? null,
+  });
+}
+
 /** Plaintext keys of `seedDenialWorld`, one per outcome a router's 403 can have. */
 export interface DenialWorldKeys {
   /** A member with credits, realtime purpose: nothing to explain. */
@@ -89,7 +108,7 @@ export interface DenialWorldKeys {
 }
 
 /**
- * One model `alias` reachable through a group, with batch keys denied on it, and a key for each
+ * One paid model `alias` reachable through a group, with batch keys denied on it, and a key for each
  * outcome (see `DenialWorldKeys`). Shared by the gateway's tests and the benchmarks.
  */
 export async function seedDenialWorld(
@@ -102,6 +121,8 @@ export async function seedDenialWorld(
   const group = await createTestGroup(db);
   await addDeploymentToGroup(db, modelId, group.id);
   await setTrafficRule(db, { deployedModelId: modelId, apiKeyPurpose: 'batch', action: 'deny' });
+  // Paid, so that a balance at or below zero explains a denial.
+  await addTestTariff(db, modelId);
 
   const member = await createTestUser(db);
   await addUserToGroup(db, member.id, group.id);

@@ -1,5 +1,7 @@
 export type { DenialWorldKeys } from './fixtures.ts';
 export * from './fixtures.ts';
+export type { NotificationListener } from './notifications.ts';
+export { listenNotifications } from './notifications.ts';
 export { rejection, sqlState } from './rejection.ts';
 export type { TestDatabase, TestDatabaseOptions } from './test-database.ts';
 export { createTestDatabase, withTestDatabase } from './test-database.ts';
