@@ -38,7 +38,7 @@ with caller as (
 select m.alias, m.created
 from caller
 left join lateral (
-  select d.alias, extract(epoch from min(d.created_at))::bigint::text as created
+  select d.alias, floor(extract(epoch from min(d.created_at)))::bigint::text as created
   from deployed_models d
   where d.deleted = false
     and d.status = 'active'
