@@ -11,6 +11,8 @@ import {
 } from '../queries/access.ts';
 import { type CreatedApiKey, createApiKey } from '../queries/api-keys.ts';
 import { createTransaction } from '../queries/credits.ts';
+import { recordUsage } from '../queries/spend.ts';
+import { setApiKeySpendCap } from '../queries/spend-caps.ts';
 import { setModelTariff } from '../queries/tariffs.ts';
 import { createUser } from '../queries/users.ts';
 import { type ApiKeyPurpose, NIL_UUID, type TransactionType } from '../schema/index.ts';
@@ -105,6 +107,10 @@ export interface DenialWorldKeys {
   broke: string;
   /** A user with credits in no group: no access. */
   outsider: string;
+  /** The member's platform key: not an inference key. */
+  platform: string;
+  /** A member with credits whose key's one-off $1 cap is spent. */
+  capped: string;
 }
 
 /**
@@ -133,6 +139,12 @@ export async function seedDenialWorld(
   await addTestCredits(db, broke.id, '100.00', 'usage');
   const outsider = await createTestUser(db);
   await addTestCredits(db, outsider.id, '50.00');
+  const spender = await createTestUser(db);
+  await addUserToGroup(db, spender.id, group.id);
+  await addTestCredits(db, spender.id, '50.00');
+  const capped = await createTestApiKey(db, spender.id, 'realtime');
+  await setApiKeySpendCap(db, capped.key.id, { limit: new Decimal(1), interval: null });
+  await recordUsage(db, { apiKeyId: capped.key.id, amount: new Decimal(1), sourceId: randomUUID() });
 
   return {
     modelId,
@@ -141,6 +153,8 @@ export async function seedDenialWorld(
       batch: (await createTestApiKey(db, member.id, 'batch')).secret,
       broke: (await createTestApiKey(db, broke.id, 'realtime')).secret,
       outsider: (await createTestApiKey(db, outsider.id, 'realtime')).secret,
+      platform: (await createTestApiKey(db, member.id, 'platform')).secret,
+      capped: capped.secret,
     },
   };
 }
