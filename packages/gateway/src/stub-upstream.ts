@@ -38,8 +38,6 @@ declare module 'koa' {
   interface DefaultState {
     /** The admitted key's facts, for charging the completion. */
     stubFacts?: DenialFacts;
-    /** The id of the completion being served; also the idempotency key of its charge. */
-    completionId?: string;
   }
 }
 
@@ -128,10 +126,10 @@ export function createStubUpstream(options: StubUpstreamOptions): Koa {
     }
   }
 
-  async function charge(ctx: Context, request: { model: string; messages?: unknown }): Promise<void> {
+  /** The completion id is also the charge's idempotency key. */
+  async function charge(ctx: Context, request: { model: string; messages?: unknown }, completionId: string) {
     const facts = ctx.state.stubFacts;
     if (!facts) return;
-    const completionId = ctx.state.completionId ?? randomUUID();
     await chargeUsage(db, {
       keyId: facts.keyId,
       purpose: facts.purpose,
@@ -144,9 +142,8 @@ export function createStubUpstream(options: StubUpstreamOptions): Koa {
   router.post('/v1/chat/completions', parseJson, route, async (ctx) => {
     const request = ctx.request.body as { model: string; stream?: unknown };
     const completionId = `chatcmpl-stub-${randomUUID()}`;
-    ctx.state.completionId = completionId;
     // Charged before answering, as a router meters a request it serves.
-    await charge(ctx, request);
+    await charge(ctx, request, completionId);
     if (request.stream !== true) {
       ctx.body = cannedCompletion(request, completionId);
       return;

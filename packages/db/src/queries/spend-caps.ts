@@ -30,10 +30,10 @@ async function restartWindow(db: Database, rootKeyId: string, at: Date | null): 
   const startedAt = at ?? sql`now()`;
   await db
     .insert(apiKeySpendCheckpoints)
-    .values({ apiKeyId: rootKeyId, windowSpend: new Decimal(0), windowStartedAt: startedAt as Date })
+    .values({ apiKeyId: rootKeyId, windowSpend: new Decimal(0), windowStartedAt: startedAt })
     .onConflictDoUpdate({
       target: apiKeySpendCheckpoints.apiKeyId,
-      set: { windowSpend: new Decimal(0), windowStartedAt: startedAt as Date, updatedAt: sql`now()` },
+      set: { windowSpend: new Decimal(0), windowStartedAt: startedAt, updatedAt: sql`now()` },
     });
 }
 
