@@ -3,39 +3,47 @@
 -- end: "same window?" compares the starts of the windows two instants fall in. Every function
 -- takes the instant explicitly (default now()), so tests and backfills can name the time.
 -- A null interval is a one-off cap: one window that never ends ('-infinity' as its start).
+-- These three are single-expression SQL functions without a SET clause, so the planner inlines
+-- them into the statements that call them (a SET clause or a non-inlined call costs a function
+-- executor per call, about a hundred microseconds per diagnosis); every name in them, operators
+-- included, is qualified instead, so no search_path can redirect them.
 CREATE FUNCTION "api_key_cap_window_start"(cap_interval text, at timestamptz)
-RETURNS timestamptz LANGUAGE sql STABLE
-SET search_path = pg_catalog, public AS $$
+RETURNS timestamptz LANGUAGE sql STABLE AS $$
   SELECT CASE
     WHEN at IS NULL THEN NULL
-    WHEN cap_interval = 'daily' THEN date_trunc('day', at AT TIME ZONE 'utc') AT TIME ZONE 'utc'
-    WHEN cap_interval = 'weekly' THEN date_trunc('week', at AT TIME ZONE 'utc') AT TIME ZONE 'utc'
-    WHEN cap_interval = 'monthly' THEN date_trunc('month', at AT TIME ZONE 'utc') AT TIME ZONE 'utc'
-    ELSE '-infinity'::timestamptz
+    WHEN cap_interval OPERATOR(pg_catalog.=) 'daily'
+      THEN pg_catalog.timezone('utc', pg_catalog.date_trunc('day', pg_catalog.timezone('utc', at)))
+    WHEN cap_interval OPERATOR(pg_catalog.=) 'weekly'
+      THEN pg_catalog.timezone('utc', pg_catalog.date_trunc('week', pg_catalog.timezone('utc', at)))
+    WHEN cap_interval OPERATOR(pg_catalog.=) 'monthly'
+      THEN pg_catalog.timezone('utc', pg_catalog.date_trunc('month', pg_catalog.timezone('utc', at)))
+    ELSE '-infinity'::pg_catalog.timestamptz
   END
 $$;
 --> statement-breakpoint
 -- dwctl's predicate: false without a checkpoint, true for a one-off cap, else whether
 -- `started_at` and `at` fall in the same calendar window.
-CREATE FUNCTION "api_key_cap_window_current"(started_at timestamptz, cap_interval text, at timestamptz DEFAULT now())
-RETURNS boolean LANGUAGE sql STABLE
-SET search_path = pg_catalog, public AS $$
+CREATE FUNCTION "api_key_cap_window_current"(started_at timestamptz, cap_interval text, at timestamptz DEFAULT pg_catalog.now())
+RETURNS boolean LANGUAGE sql STABLE AS $$
   SELECT CASE
     WHEN started_at IS NULL THEN false
     WHEN cap_interval IS NULL THEN true
-    ELSE public.api_key_cap_window_start(cap_interval, started_at) = public.api_key_cap_window_start(cap_interval, at)
+    ELSE public.api_key_cap_window_start(cap_interval, started_at)
+         OPERATOR(pg_catalog.=) public.api_key_cap_window_start(cap_interval, at)
   END
 $$;
 --> statement-breakpoint
 -- The next boundary after `at` for a windowed cap; null for a one-off cap. Computed on UTC
 -- wall-clock time, so the session's TimeZone never shifts a day or a month.
-CREATE FUNCTION "api_key_cap_window_resets_at"(cap_interval text, at timestamptz DEFAULT now())
-RETURNS timestamptz LANGUAGE sql STABLE
-SET search_path = pg_catalog, public AS $$
+CREATE FUNCTION "api_key_cap_window_resets_at"(cap_interval text, at timestamptz DEFAULT pg_catalog.now())
+RETURNS timestamptz LANGUAGE sql STABLE AS $$
   SELECT CASE
-    WHEN cap_interval = 'daily' THEN (date_trunc('day', at AT TIME ZONE 'utc') + interval '1 day') AT TIME ZONE 'utc'
-    WHEN cap_interval = 'weekly' THEN (date_trunc('week', at AT TIME ZONE 'utc') + interval '1 week') AT TIME ZONE 'utc'
-    WHEN cap_interval = 'monthly' THEN (date_trunc('month', at AT TIME ZONE 'utc') + interval '1 month') AT TIME ZONE 'utc'
+    WHEN cap_interval OPERATOR(pg_catalog.=) 'daily' THEN pg_catalog.timezone('utc',
+      pg_catalog.date_trunc('day', pg_catalog.timezone('utc', at)) OPERATOR(pg_catalog.+) '1 day'::pg_catalog.interval)
+    WHEN cap_interval OPERATOR(pg_catalog.=) 'weekly' THEN pg_catalog.timezone('utc',
+      pg_catalog.date_trunc('week', pg_catalog.timezone('utc', at)) OPERATOR(pg_catalog.+) '1 week'::pg_catalog.interval)
+    WHEN cap_interval OPERATOR(pg_catalog.=) 'monthly' THEN pg_catalog.timezone('utc',
+      pg_catalog.date_trunc('month', pg_catalog.timezone('utc', at)) OPERATOR(pg_catalog.+) '1 month'::pg_catalog.interval)
     ELSE NULL
   END
 $$;
