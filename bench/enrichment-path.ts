@@ -12,7 +12,7 @@ import { seedDenialWorld } from '../packages/db/src/testing/index.ts';
 import { jsonBody, KiB } from './lib/bodies.ts';
 import type { ChildServer } from './lib/child-server.ts';
 import { startBenchDatabase } from './lib/database.ts';
-import { DIAGNOSIS_VARIANTS, timeDiagnoses } from './lib/diagnosis-cost.ts';
+import { DIAGNOSIS_VARIANTS, serverMicros, timeDiagnoses } from './lib/diagnosis-cost.ts';
 import { gatewayStats, startGateway, startUpstream } from './lib/gateway.ts';
 import { expectOnly, type LoadResult, load } from './lib/load.ts';
 import { paced } from './lib/paced.ts';
@@ -223,21 +223,34 @@ try {
     { rounds, warmup: (variant) => timeDiagnoses(database.db, variant, secrets, MODEL, iterations / 4) },
     (variant) => timeDiagnoses(database.db, variant, secrets, MODEL, iterations),
   );
+  const server = await interleave(DIAGNOSIS_VARIANTS, { rounds }, (variant) =>
+    serverMicros(database.url, variant, secrets, MODEL, iterations / 2),
+  );
   const [before = 'before: 3 checks', now = 'now: 5 checks'] = DIAGNOSIS_VARIANTS;
   const ratios = pairedRatios(statement[now], statement[before]);
+  const serverRatios = pairedRatios(server[now], server[before]);
   console.log(
     `the diagnosis statement alone, sequential on one connection, ${iterations} per round over the ${STATES.length} keys; ${ROUNDS_LEGEND}\n`,
   );
   printTable(
-    ['statement', 'µs / diagnosis', 'now ÷ before'],
+    ['statement', 'µs / diagnosis, client', 'now ÷ before', 'µs in the server (plan + execute)', 'now ÷ before'],
     [
-      [before, medianWithSpread(statement[before], 1), ''],
-      [now, medianWithSpread(statement[now], 1), medianWithSpread(ratios, 2)],
+      [before, medianWithSpread(statement[before], 1), '', medianWithSpread(server[before], 1), ''],
+      [
+        now,
+        medianWithSpread(statement[now], 1),
+        medianWithSpread(ratios, 2),
+        medianWithSpread(server[now], 1),
+        medianWithSpread(serverRatios, 2),
+      ],
     ],
   );
   reportLine('enrichment-path', 'diagnosis_us_before_3_checks', median(statement[before]), null, null);
   reportLine('enrichment-path', 'diagnosis_us_now_5_checks', median(statement[now]), null, null);
   reportLine('enrichment-path', 'diagnosis_cost_ratio_now_over_before', median(ratios), null, null);
+  reportLine('enrichment-path', 'diagnosis_server_us_before_3_checks', median(server[before]), null, null);
+  reportLine('enrichment-path', 'diagnosis_server_us_now_5_checks', median(server[now]), null, null);
+  reportLine('enrichment-path', 'diagnosis_server_ratio_now_over_before', median(serverRatios), null, null);
 } finally {
   for (const server of servers.reverse()) await server.stop();
   await database.close();

@@ -74,45 +74,42 @@ interface DenialRow {
 /*
  * One statement answers every check. $1: the key's SHA-256 hex digest; $2: the alias, or null
  * when the request named none; $3: the purpose whose deny rules apply, or null for the key's own.
- * Each fact is an indexed lookup (key by digest, root by id, checkpoint, balance and flag by
- * primary or unique key, deployment by alias), so the cost does not grow with the ledger.
+ * Every fact is an indexed lookup by a unique key (the key by digest, its scope root by id, the
+ * checkpoint, balance and flag by user or root, the deployment by alias, its rule by model and
+ * purpose, its active tariffs, its group grants), joined once each, so the cost does not grow
+ * with the ledger, and the planner has few subqueries to plan.
  */
 const EXPLAIN_DENIAL_SQL = `
 select k.id::text as key_id,
        k.user_id::text as user_id,
        k.purpose,
-       case when $2::text is null then null else exists (
-         select 1
-         from deployed_models d
-         join deployment_groups dg on dg.deployment_id = d.id
-         where d.alias = $2::text
-           and d.deleted = false
-           and (
-             dg.group_id in (select ug.group_id from user_groups ug where ug.user_id = k.user_id)
-             or (dg.group_id = '00000000-0000-0000-0000-000000000000'::uuid
-                 and k.user_id <> '00000000-0000-0000-0000-000000000000'::uuid)
-           )
-       ) end as has_access,
-       case when $2::text is null then null else (
+       case
+         when $2::text is null then null
+         when d.id is null or d.deleted then false
+         else exists (
+           select 1
+           from deployment_groups dg
+           where dg.deployment_id = d.id
+             and (
+               dg.group_id in (select ug.group_id from user_groups ug where ug.user_id = k.user_id)
+               or (dg.group_id = '00000000-0000-0000-0000-000000000000'::uuid
+                   and k.user_id <> '00000000-0000-0000-0000-000000000000'::uuid)
+             )
+         )
+       end as has_access,
+       case when d.deleted = false then (
          select mtr.api_key_purpose
          from model_traffic_rules mtr
-         join deployed_models d on d.id = mtr.deployed_model_id
-         where d.alias = $2::text
-           and d.deleted = false
-           and mtr.action = 'deny'
+         where mtr.deployed_model_id = d.id
            and mtr.api_key_purpose = coalesce($3::text, k.purpose)
-         limit 1
+           and mtr.action = 'deny'
        ) end as denied_purpose,
-       coalesce((select c.balance from user_balance_checkpoints c where c.user_id = k.user_id), 0)::text as balance,
-       exists (
-         select 1 from user_feature_flags f
-         where f.user_id = k.user_id and f.feature_flag = 'ALLOW_NEGATIVE_BALANCE' and f.enabled
-       ) as balance_exempt,
+       coalesce(c.balance, 0)::text as balance,
+       coalesce(f.enabled, false) as balance_exempt,
        case when $2::text is null then null else not exists (
          select 1
          from model_tariffs t
-         join deployed_models d on d.id = t.deployed_model_id
-         where d.alias = $2::text
+         where t.deployed_model_id = d.id
            and t.valid_until is null
            and (t.input_price_per_token > 0 or t.output_price_per_token > 0)
        ) end as model_free,
@@ -126,6 +123,10 @@ select k.id::text as key_id,
 from api_keys k
 join api_keys root on root.id = coalesce(k.parent_api_key_id, k.id)
 left join api_key_spend_checkpoints ck on ck.api_key_id = root.id
+left join user_balance_checkpoints c on c.user_id = k.user_id
+left join user_feature_flags f on f.user_id = k.user_id and f.feature_flag = 'ALLOW_NEGATIVE_BALANCE'
+-- The alias is unique across soft-deleted rows too: at most one deployment.
+left join deployed_models d on d.alias = $2::text
 where k.secret_hash = $1::text and k.is_deleted = false
 limit 1`;
 
