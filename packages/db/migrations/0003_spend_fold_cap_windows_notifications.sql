@@ -76,6 +76,10 @@ SET search_path = pg_catalog, public AS $$
 DECLARE
   crossed boolean;
 BEGIN
+  -- Most statements (grants, purchases, bulk imports) bill no key: skip the join for them.
+  IF NOT EXISTS (SELECT 1 FROM inserted i WHERE i.api_key_id IS NOT NULL AND i.transaction_type = 'usage') THEN
+    RETURN NULL;
+  END IF;
   WITH billed AS (
     SELECT root.id AS root_id, i.amount, i.created_at,
            public.api_key_cap_window_start(root.spend_limit_interval, i.created_at) AS window_start
