@@ -12,7 +12,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 
-const SCENARIOS = ['pass-through', 'enrichment-path', 'ledger-scale', 'memory', 'streaming', 'peers'];
+const SCENARIOS = [
+  'pass-through',
+  'enrichment-path',
+  'ledger-scale',
+  'memory',
+  'memory-streams',
+  'gzip-event-loop',
+  'streaming',
+  'peers',
+];
 /** Not one of the issue's scenarios: `pnpm start`'s own start-up time, in full runs only. */
 const EXTRAS = ['cold-start'];
 

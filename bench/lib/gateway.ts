@@ -5,11 +5,11 @@ import { type ChildServer, startChildServer } from './child-server.ts';
 
 export type { GatewayBenchStats };
 
-export type UpstreamMode = 'ok' | 'forbidden' | 'sse';
+export type UpstreamMode = 'ok' | 'forbidden' | 'sse' | 'sse-long';
 
 /** The fast upstream of bench/servers/upstream.ts, in its own process. */
-export function startUpstream(mode: UpstreamMode): Promise<ChildServer> {
-  return startChildServer('servers/upstream.ts', [mode]);
+export function startUpstream(mode: UpstreamMode, env: Record<string, string> = {}): Promise<ChildServer> {
+  return startChildServer('servers/upstream.ts', [mode], env);
 }
 
 export interface StartGatewayOptions {
@@ -18,6 +18,8 @@ export interface StartGatewayOptions {
   enrichment: boolean;
   /** More environment for the gateway's `loadConfig` (e.g. `MAX_BODY_BYTES`). */
   env?: Record<string, string>;
+  /** Node flags (e.g. `--expose-gc`, which lets `/__bench/stats?gc=1` collect first). */
+  nodeArgs?: string[];
 }
 
 /** Where `BENCH_PROFILE=cpu|heap` runs leave their profiles. */
@@ -54,13 +56,13 @@ export function startGateway(options: StartGatewayOptions): Promise<ChildServer>
       LOG_LEVEL: 'warn',
       ...options.env,
     },
-    profileArgs(label),
+    [...(options.nodeArgs ?? []), ...profileArgs(label)],
   );
 }
 
 /** The gateway's statement count, enrichment counters and memory, from `GET /__bench/stats`. */
-export async function gatewayStats(gateway: ChildServer): Promise<GatewayBenchStats> {
-  const response = await fetch(`${gateway.url}/__bench/stats`);
+export async function gatewayStats(gateway: ChildServer, options: { gc?: boolean } = {}): Promise<GatewayBenchStats> {
+  const response = await fetch(`${gateway.url}/__bench/stats${options.gc ? '?gc=1' : ''}`);
   if (!response.ok) throw new Error(`/__bench/stats answered ${response.status}`);
   return (await response.json()) as GatewayBenchStats;
 }

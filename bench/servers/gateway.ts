@@ -2,7 +2,8 @@
  * The gateway as `pnpm start` builds it (configuration parsed by its own `loadConfig`, so
  * `ENRICHMENT=off` and `MAX_BODY_BYTES` mean what they mean there), plus what only a benchmark
  * needs, outside the product: a Drizzle logger that counts SQL statements, and `GET /__bench/stats`
- * with that count, the enrichment counters and the process's memory.
+ * with that count, the enrichment counters and the process's memory (`?gc=1`: after a full
+ * collection, when started with --expose-gc).
  * Usage: DATABASE_URL=postgres://… UPSTREAM_URL=http://… gateway.ts
  */
 import { createServer } from 'node:http';
@@ -71,8 +72,14 @@ function stats(): GatewayBenchStats {
 
 const handle = gateway.callback();
 const server = createServer((req, res) => {
-  if (req.url !== '/__bench/stats') return handle(req, res);
+  if (req.url !== '/__bench/stats' && req.url !== '/__bench/stats?gc=1') return handle(req, res);
   req.resume();
+  // With --expose-gc, `?gc=1` reports what is still held, not what is merely not yet collected.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (req.url.endsWith('?gc=1') && gc) {
+    gc();
+    gc();
+  }
   res.writeHead(200, { 'content-type': 'application/json' });
   res.end(JSON.stringify(stats()));
 });

@@ -2,15 +2,16 @@
  * A minimal, fast OpenAI-shaped upstream on plain `node:http`: it reads each request body to the
  * end and answers with a response prepared once, so that what a benchmark measures is the proxy
  * in front of it.
- * Usage: upstream.ts ok|forbidden|sse
+ * Usage: upstream.ts ok|forbidden|sse|sse-long
  *   ok         200 with a canned chat completion (any path)
  *   forbidden  the router's bare 403 (any path)
  *   sse        200 `text/event-stream`: one event at once, three more 2 ms apart, then [DONE]
+ *   sse-long   200 `text/event-stream`: an event every 500 ms for SSE_SECONDS (default 15), then [DONE]
  */
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-const MODES = ['ok', 'forbidden', 'sse'] as const;
+const MODES = ['ok', 'forbidden', 'sse', 'sse-long'] as const;
 type Mode = (typeof MODES)[number];
 
 const mode = process.argv[2] as Mode;
@@ -53,10 +54,29 @@ function sendEvents(res: ServerResponse): void {
   res.once('close', () => clearInterval(timer));
 }
 
+/** A long answer, as an LLM streams one: what a request body must not be held for. */
+function sendLongEvents(res: ServerResponse, seconds: number): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  res.write('data: {"n":0}\n\n');
+  let n = 1;
+  const last = Math.max(1, Math.round(seconds * 2));
+  const timer = setInterval(() => {
+    if (n >= last) {
+      clearInterval(timer);
+      res.end('data: [DONE]\n\n');
+      return;
+    }
+    res.write(`data: {"n":${n++}}\n\n`);
+  }, 500);
+  res.once('close', () => clearInterval(timer));
+}
+const SSE_SECONDS = Number(process.env.SSE_SECONDS ?? 15);
+
 const server = createServer((req, res) => {
   req.resume();
   req.once('end', () => {
     if (mode === 'sse') sendEvents(res);
+    else if (mode === 'sse-long') sendLongEvents(res, SSE_SECONDS);
     else if (mode === 'forbidden') sendFixed(res, 403, FORBIDDEN);
     else sendFixed(res, 200, COMPLETION);
   });

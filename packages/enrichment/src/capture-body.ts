@@ -1,7 +1,8 @@
 import type { Context } from 'koa';
-import './koa-request.ts';
+import { bearerToken } from './bearer-token.ts';
+import { CapturingRequest } from './capturing-request.ts';
 import { replayRequest } from './replay-request.ts';
-import { type BodyCapture, hasBody, readBody } from './request-body.ts';
+import { hasBody } from './request-body.ts';
 
 // Where body parsers that ran first keep the raw text: koa-body (`includeUnparsed`), koa-bodyparser.
 const KOA_BODY_UNPARSED = Symbol.for('unparsedBody');
@@ -15,42 +16,47 @@ function rawTextFromParser(ctx: Context, parsed: unknown): string | null {
   return typeof rawBody === 'string' ? rawBody : null;
 }
 
-export interface CapturedBody {
-  bytes: Buffer | null;
+/** Declared bodies up to this size are taken whole before the route runs (see errorEnrichment). */
+export const SMALL_BODY_BYTES = 64 * 1024;
+
+/** The request body as the middleware sees it: what it keeps for a diagnosis, and how it was sent. */
+export interface BodyCapture {
   /** What a body parser that ran first made of the body, if one did. */
   parsed: unknown;
+  /** The body streaming through `ctx.req`, when the middleware is the first to read it. */
+  stream: CapturingRequest | null;
+  /** A body already read in full (by a parser that ran first), when there is one. */
+  whole: Buffer | null;
 }
 
 /**
- * Take the request body once, bounded, and leave it for whatever runs next: the exact bytes on
- * `ctx.request.bodyBytes`, and a fresh `ctx.req` stream that yields them again.
+ * Start watching the request body, bounded by `limit`. When nobody has read it yet, `ctx.req`
+ * becomes a stream that forwards the body as it arrives and keeps references to its chunks; when
+ * a body parser ran first, `ctx.req` replays the raw text the parser kept. Null when the declared
+ * length is over the limit: nothing was read, and the request must be refused.
  */
-export async function captureBody(
-  ctx: Context,
-  limit: number,
-): Promise<{ kind: 'captured'; body: CapturedBody } | Exclude<BodyCapture, { kind: 'captured' }>> {
+export function captureBody(ctx: Context, limit: number): BodyCapture | null {
   const req = ctx.req;
   const parsed: unknown = (ctx.request as { body?: unknown }).body;
-  if (!hasBody(req)) {
-    ctx.request.bodyBytes = Buffer.alloc(0);
-    return { kind: 'captured', body: { bytes: null, parsed } };
-  }
+  if (!hasBody(req)) return { parsed, stream: null, whole: null };
   if (req.readableEnded) {
     // A body parser ran first and consumed the stream. Its raw text is the body only when no
     // content-encoding was undone on the way; otherwise downstream keeps what the parser left.
     const text = rawTextFromParser(ctx, parsed);
     const encoding = req.headers['content-encoding'];
     if (text === null || (encoding !== undefined && encoding !== 'identity')) {
-      return { kind: 'captured', body: { bytes: null, parsed } };
+      return { parsed, stream: null, whole: null };
     }
-    const bytes = Buffer.from(text, 'utf8');
-    ctx.request.bodyBytes = bytes;
-    ctx.req = replayRequest(req, bytes);
-    return { kind: 'captured', body: { bytes, parsed } };
+    const whole = Buffer.from(text, 'utf8');
+    ctx.req = replayRequest(req, whole);
+    return { parsed, stream: null, whole };
   }
-  const result = await readBody(req, limit);
-  if (result.kind !== 'captured') return result;
-  ctx.request.bodyBytes = result.bytes;
-  ctx.req = replayRequest(req, result.bytes);
-  return { kind: 'captured', body: { bytes: result.bytes, parsed } };
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) return null;
+  // Without a bearer key no diagnosis will ever read the body, so nothing of it is kept, but for a
+  // small one that a proxy may take whole (see takeWholeBody).
+  const keep = bearerToken(ctx.get('authorization')) !== null || declared <= SMALL_BODY_BYTES;
+  const stream = new CapturingRequest(req, limit, keep);
+  ctx.req = stream as unknown as typeof ctx.req;
+  return { parsed, stream, whole: null };
 }

@@ -1,3 +1,4 @@
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { Context } from 'koa';
 import { ERROR_SPECS, type ErrorCode, type ErrorType } from './error-codes.ts';
 
@@ -54,6 +55,33 @@ function releaseBody(body: unknown): void {
     (dump.call(body) as Promise<void>).catch(() => {});
   } else if (typeof destroy === 'function') {
     destroy.call(body);
+  }
+}
+
+// Headers that describe a body or a connection: never carried over to a new answer.
+const REPRESENTATION_HEADERS: ReadonlySet<string> = new Set([
+  'content-length',
+  'content-encoding',
+  'content-range',
+  'content-md5',
+  'content-type',
+  'etag',
+  'last-modified',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+]);
+
+/**
+ * Make `headers` (taken before anything downstream ran: the app's own, such as the request id
+ * and security headers) the only headers of the response, dropping everything set since (an
+ * upstream's `set-cookie`, `www-authenticate`, `retry-after`, private `x-…` headers).
+ */
+export function restoreOwnHeaders(ctx: Context, headers: OutgoingHttpHeaders): void {
+  const res = ctx.res;
+  for (const name of res.getHeaderNames()) res.removeHeader(name);
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && !REPRESENTATION_HEADERS.has(name)) res.setHeader(name, value);
   }
 }
 

@@ -1,15 +1,16 @@
-import { type DenialFacts, explainDenial } from '@control-layer/db';
+import { type DenialFacts, describeError, explainDenial } from '@control-layer/db';
 import type { Context, Middleware, Next } from 'koa';
 import { bearerToken } from './bearer-token.ts';
 import { createBoundaryResync } from './boundary-resync.ts';
-import { captureBody } from './capture-body.ts';
+import { captureBody, SMALL_BODY_BYTES } from './capture-body.ts';
 import { DeadlineExceededError, withDeadline } from './deadline.ts';
 import { diagnoseDenial } from './diagnose.ts';
-import { requestIdOf, sendError } from './envelope.ts';
+import { requestIdOf, restoreOwnHeaders, sendError } from './envelope.ts';
 import { ERROR_SPECS } from './error-codes.ts';
-import { modelOf } from './model-name.ts';
+import { lingerAfterAnswer } from './lingering-close.ts';
+import { modelOf, needsDecoding, stringModel } from './model-name.ts';
 import { type ErrorEnrichmentOptions, type PassThroughReason, resolveOptions } from './options.ts';
-import { discardRest } from './request-body.ts';
+import { recordOutcome } from './outcome.ts';
 
 function isForbidden(error: unknown): boolean {
   return error !== null && typeof error === 'object' && ((error as { status?: unknown }).status ?? 0) === 403;
@@ -32,74 +33,125 @@ function isForbidden(error: unknown): boolean {
  * app.use(errorEnrichment({ db, timeoutMs: 500, logger: pino() }));
  */
 export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
-  const { db, maxBodyBytes, timeoutMs, logger, onEnriched, onPassThrough, boundaryResyncIntervalMs } =
+  const { db, maxBodyBytes, linger, timeoutMs, logger, onEnriched, onPassThrough, boundaryResyncIntervalMs } =
     resolveOptions(options);
   const boundaryResync = createBoundaryResync(db, boundaryResyncIntervalMs, (error) =>
-    logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'spend-cap boundary notify failed'),
+    logger.warn({ err: describeError(error) }, 'spend-cap boundary notify failed'),
   );
 
   return async function errorEnrichment(ctx: Context, next: Next): Promise<void> {
-    const capture = await captureBody(ctx, maxBodyBytes);
-    if (capture.kind === 'too_large') {
+    const req = ctx.req;
+    // The app's own headers (request id, security headers): the only ones an answer of ours keeps.
+    const ownHeaders = ctx.response.headers;
+    const capture = captureBody(ctx, maxBodyBytes);
+    /** Answer 413 and discard the rest of the upload before closing (see lingerAfterAnswer). */
+    const refuse = (): void => {
+      // A response already on its way (a success piped to the client) is cut by the aborted
+      // upstream request instead; there is nothing left to answer with.
+      if (ctx.headerSent || !ctx.writable) return;
+      restoreOwnHeaders(ctx, ownHeaders);
       sendError(ctx, 'request_too_large', `Request body exceeds the limit of ${maxBodyBytes} bytes.`, {
         limit_bytes: maxBodyBytes,
       });
-      // The rest of the upload is discarded, not buffered, and the connection closes after it.
       ctx.set('connection', 'close');
-      discardRest(ctx.req);
-      return;
-    }
-    if (capture.kind === 'aborted') {
-      // The client went away mid-upload: nobody to answer, and nothing is sent downstream.
-      ctx.status = 400;
-      return;
+      lingerAfterAnswer(req, linger);
+    };
+    // A declared length over the limit is refused before anything runs downstream.
+    if (!capture) return refuse();
+    const stream = capture.stream;
+    const overLimit = () => stream?.state === 'too_large';
+    // A small body (usually in the same packet as the headers) is waited for, so that a proxy can
+    // send it as one buffer: cheaper than a stream, and no later than the stream would be.
+    if (stream && Number(req.headers['content-length']) <= SMALL_BODY_BYTES) {
+      await stream.finished();
+      if (stream.state === 'aborted') {
+        // The client went away mid-upload: nobody to answer, and nothing is sent downstream.
+        ctx.status = 400;
+        return;
+      }
     }
 
     let thrown: unknown;
     try {
       await next();
     } catch (error) {
+      // The body crossed the limit while downstream was reading it (a proxy aborted its upstream
+      // request): the refusal is ours to answer.
+      if (overLimit()) return refuse();
       // A downstream `ctx.throw(403)` is a denial too; anything else is not ours to touch.
-      if (!isForbidden(error)) throw error;
+      if (!isForbidden(error)) {
+        stream?.release();
+        throw error;
+      }
       thrown = error;
     }
+    if (overLimit()) return refuse();
     /** Leave the response (or the thrown 403) exactly as it was. */
     const leave = (reason: PassThroughReason): void => {
+      stream?.release();
+      recordOutcome(ctx, { passthrough: reason });
       onPassThrough({ reason, status: thrown === undefined ? ctx.status : 403, requestId: requestIdOf(ctx) });
       if (thrown !== undefined) throw thrown;
     };
 
+    // The upstream's status is known: unless it is a 403 with a key to explain, nothing kept is needed.
     if (thrown === undefined && ctx.status !== 403) return leave('status');
     const token = bearerToken(ctx.get('authorization'));
     if (!token) return leave('no_token');
 
-    const model = modelOf({
-      bytes: capture.body.bytes,
-      parsed: capture.body.parsed,
-      contentType: ctx.get('content-type'),
-      contentEncoding: ctx.get('content-encoding'),
-      maxDecodedBytes: maxBodyBytes,
-    });
-    let facts: DenialFacts | null;
+    const diagnose = async (): Promise<{ facts: DenialFacts | null; model: string | null } | 'too_large'> => {
+      // A route that answered without reading the whole body: the rest is read now, within the budget.
+      if (stream) await stream.finished();
+      if (overLimit()) return 'too_large';
+      if (abandoned) return { facts: null, model: null };
+      const bytes = stream ? stream.bytes() : capture.whole;
+      stream?.release();
+      const source = {
+        bytes,
+        parsed: capture.parsed,
+        contentType: ctx.get('content-type'),
+        contentEncoding: ctx.get('content-encoding'),
+        maxDecodedBytes: maxBodyBytes,
+      };
+      if (bytes && needsDecoding(source.contentEncoding) && stringModel(capture.parsed) === null) {
+        // Decoding costs far more than a lookup, so the key comes first: an unknown key (the
+        // usual sender of a bomb) costs no decoding, a known one a second statement.
+        const keyFacts = await explainDenial(db, token, null);
+        if (!keyFacts || abandoned) return { facts: keyFacts, model: null };
+        const model = await modelOf(source);
+        if (model === null || abandoned) return { facts: keyFacts, model: null };
+        return { facts: await explainDenial(db, token, model), model };
+      }
+      const model = await modelOf(source);
+      return { facts: await explainDenial(db, token, model), model };
+    };
+    let outcome: Awaited<ReturnType<typeof diagnose>>;
+    let abandoned = false;
     try {
-      facts = await withDeadline(explainDenial(db, token, model), timeoutMs);
+      outcome = await withDeadline(diagnose(), timeoutMs);
     } catch (error) {
+      abandoned = true;
       const timedOut = error instanceof DeadlineExceededError;
       logger.warn(
-        { requestId: requestIdOf(ctx), err: error instanceof Error ? error.message : String(error) },
+        { requestId: requestIdOf(ctx), err: describeError(error) },
         timedOut
           ? 'error enrichment timed out; the 403 passes through'
           : 'error enrichment failed; the 403 passes through',
       );
       return leave(timedOut ? 'timeout' : 'db_error');
     }
+    if (outcome === 'too_large') return refuse();
+    const { facts, model } = outcome;
     if (!facts) return leave('unknown_key');
     const denial = diagnoseDenial(facts, model);
     if (!denial) return leave('unexplained');
 
+    restoreOwnHeaders(ctx, ownHeaders);
     sendError(ctx, denial.code, denial.message, denial.extras);
+    // Kept after restoreOwnHeaders: a rule's own headers (retry-after on a pending reset) are ours.
     for (const [name, value] of Object.entries(denial.headers ?? {})) ctx.set(name, value);
     if (denial.code === 'spend_cap_reset_pending') boundaryResync.fire();
+    recordOutcome(ctx, { enriched: denial.code });
     onEnriched({ code: denial.code, status: ERROR_SPECS[denial.code].status, requestId: requestIdOf(ctx) });
   };
 }

@@ -1,23 +1,28 @@
 export { bearerToken } from './bearer-token.ts';
 export type { BoundaryResync } from './boundary-resync.ts';
 export { AUTH_CONFIG_CHANGED_CHANNEL, createBoundaryResync } from './boundary-resync.ts';
+export { isRequestTooLarge, RequestTooLargeError, takeWholeBody } from './capturing-request.ts';
 export { DeadlineExceededError, withDeadline } from './deadline.ts';
 export type { Denial, DenialRule } from './denial-rule.ts';
 export { diagnoseDenial } from './diagnose.ts';
 export type { ErrorBody, ErrorExtras } from './envelope.ts';
-export { errorEnvelope, isSaneRequestId, requestIdOf, sendError } from './envelope.ts';
+export { errorEnvelope, isSaneRequestId, requestIdOf, restoreOwnHeaders, sendError } from './envelope.ts';
 export type { DenialCode, ErrorCode, ErrorSpec, ErrorType } from './error-codes.ts';
 export { DENIAL_CODES, ERROR_CODES, ERROR_SPECS } from './error-codes.ts';
 export { errorEnrichment } from './error-enrichment.ts';
+export type { LingerLimits } from './lingering-close.ts';
+export { DEFAULT_LINGER, lingerAfterAnswer } from './lingering-close.ts';
 export {
   formatBalance,
   formatDollars,
   INSUFFICIENT_CREDITS_MESSAGE,
   INVALID_API_KEY_MESSAGE,
+  MAX_QUOTED_MODEL_CHARS,
   modalityBlockedMessage,
   modalityLabel,
   modelAccessDeniedMessage,
   nonInferenceKeyMessage,
+  quotedModel,
   SPEND_CAP_RESET_PENDING_MESSAGE,
   spendCapExceededMessage,
 } from './messages.ts';
@@ -36,6 +41,7 @@ export {
   EnrichmentOptionsError,
   PASS_THROUGH_REASONS,
 } from './options.ts';
+export type { EnrichmentOutcome } from './outcome.ts';
 export { hasBody } from './request-body.ts';
 export { DENIAL_RULES, SPEND_CAP_RETRY_AFTER_SECONDS } from './rules/index.ts';
 export type { AccessDenialCode, AccessVerdict, ValidateAccessOptions } from './validate-access.ts';

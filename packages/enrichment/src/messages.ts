@@ -5,19 +5,21 @@ import type { Decimal } from 'decimal.js';
  * docs written against dwctl read the same text.
  */
 
-const KNOWN_LABELS: Record<string, string> = {
-  batch: 'Batch',
-  realtime: 'Real-time',
-  playground: 'Playground',
-  platform: 'Platform',
-};
+// A Map, not an object literal: a purpose such as `constructor` or `__proto__` must not find
+// Object.prototype's members.
+const KNOWN_LABELS: ReadonlyMap<string, string> = new Map([
+  ['batch', 'Batch'],
+  ['realtime', 'Real-time'],
+  ['playground', 'Playground'],
+  ['platform', 'Platform'],
+]);
 
 /**
  * An `api_keys.purpose` as a user-facing modality label. An unknown purpose gets its first
  * character upper-cased (so a purpose added later still reads right); an empty one reads `This`.
  */
 export function modalityLabel(purpose: string): string {
-  const known = KNOWN_LABELS[purpose];
+  const known = KNOWN_LABELS.get(purpose);
   if (known !== undefined) return known;
   // By code point, as Rust's chars() does, so a leading astral character is not split.
   const [first, ...rest] = purpose;
@@ -25,12 +27,29 @@ export function modalityLabel(purpose: string): string {
   return first.toUpperCase() + rest.join('');
 }
 
+/** Most characters of a model name an error quotes; a longer name is cut and marked with `…`. */
+export const MAX_QUOTED_MODEL_CHARS = 256;
+
+/**
+ * A model name as an error quotes it: whole up to 256 characters (code points, so a pair is never
+ * split), else its first 256 and `…`. A client may send megabytes as `model`; echoing them back
+ * would make every denial as large.
+ */
+export function quotedModel(model: string): string {
+  if (model.length <= MAX_QUOTED_MODEL_CHARS) return model;
+  let end = 0;
+  for (let chars = 0; chars < MAX_QUOTED_MODEL_CHARS && end < model.length; chars++) {
+    end += (model.codePointAt(end) ?? 0) > 0xffff ? 2 : 1;
+  }
+  return end >= model.length ? model : `${model.slice(0, end)}…`;
+}
+
 export function modelAccessDeniedMessage(model: string): string {
-  return `You do not have access to '${model}'. Please contact your administrator to request access.`;
+  return `You do not have access to '${quotedModel(model)}'. Please contact your administrator to request access.`;
 }
 
 export function modalityBlockedMessage(purpose: string, model: string): string {
-  return `${modalityLabel(purpose)} access to '${model}' is blocked by a routing rule. Please contact your administrator to request access.`;
+  return `${modalityLabel(purpose)} access to '${quotedModel(model)}' is blocked by a routing rule. Please contact your administrator to request access.`;
 }
 
 export const INSUFFICIENT_CREDITS_MESSAGE = 'Account balance too low. Please add credits to continue.';

@@ -1,5 +1,6 @@
-import type { Database } from '@control-layer/db';
+import { type Database, describeError } from '@control-layer/db';
 import type { DenialCode } from './error-codes.ts';
+import { DEFAULT_LINGER, type LingerLimits } from './lingering-close.ts';
 
 /** pino-compatible: `logger.warn({ requestId }, 'message')`. */
 export interface EnrichmentLogger {
@@ -39,6 +40,19 @@ export interface ErrorEnrichmentOptions {
    */
   maxBodyBytes?: number;
   /**
+   * After a 413, how long the rest of the refused upload is read and discarded before the
+   * connection closes, in ms (nginx's `lingering_time`). Closing with unread bytes would reset the
+   * connection, and most clients would see the reset instead of the 413.
+   * @default 30000
+   */
+  lingeringTimeMs?: number;
+  /**
+   * After a 413, the longest silence from the client while discarding, in ms (nginx's
+   * `lingering_timeout`).
+   * @default 5000
+   */
+  lingeringTimeoutMs?: number;
+  /**
    * Time budget of the diagnosis, in ms. Past it the original response passes through unchanged.
    * @default 1000
    */
@@ -63,6 +77,7 @@ export interface ErrorEnrichmentOptions {
 export interface ResolvedOptions {
   db: Database;
   maxBodyBytes: number;
+  linger: LingerLimits;
   timeoutMs: number;
   logger: EnrichmentLogger;
   onEnriched: (event: EnrichedEvent) => void;
@@ -94,10 +109,7 @@ function guarded<E>(
     try {
       hook(event);
     } catch (error) {
-      logger.warn(
-        { err: error instanceof Error ? error.message : String(error) },
-        `errorEnrichment: ${name} hook threw`,
-      );
+      logger.warn({ err: describeError(error) }, `errorEnrichment: ${name} hook threw`);
     }
   };
 }
@@ -115,6 +127,8 @@ export function resolveOptions(options: ErrorEnrichmentOptions): ResolvedOptions
     db,
     maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
     timeoutMs = DEFAULT_TIMEOUT_MS,
+    lingeringTimeMs = DEFAULT_LINGER.lingeringTimeMs,
+    lingeringTimeoutMs = DEFAULT_LINGER.lingeringTimeoutMs,
     logger = silent,
     boundaryResyncIntervalMs = DEFAULT_BOUNDARY_RESYNC_INTERVAL_MS,
   } = options;
@@ -130,6 +144,16 @@ export function resolveOptions(options: ErrorEnrichmentOptions): ResolvedOptions
     throw new EnrichmentOptionsError(
       `errorEnrichment: \`timeoutMs\` must be between 1 and ${MAX_TIMER_MS}, got ${timeoutMs}`,
     );
+  }
+  for (const [name, value] of [
+    ['lingeringTimeMs', lingeringTimeMs],
+    ['lingeringTimeoutMs', lingeringTimeoutMs],
+  ] as const) {
+    if (!Number.isSafeInteger(value) || value <= 0 || value > MAX_TIMER_MS) {
+      throw new EnrichmentOptionsError(
+        `errorEnrichment: \`${name}\` must be between 1 and ${MAX_TIMER_MS}, got ${value}`,
+      );
+    }
   }
   if (!Number.isFinite(boundaryResyncIntervalMs) || boundaryResyncIntervalMs < 0) {
     throw new EnrichmentOptionsError(
@@ -147,6 +171,7 @@ export function resolveOptions(options: ErrorEnrichmentOptions): ResolvedOptions
   return {
     db,
     maxBodyBytes,
+    linger: { lingeringTimeMs, lingeringTimeoutMs },
     timeoutMs,
     logger,
     onEnriched: guarded(options.onEnriched, 'onEnriched', logger),

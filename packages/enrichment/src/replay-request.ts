@@ -20,23 +20,12 @@ const DELEGATED = [
 ] as const;
 
 /**
- * A stand-in for an already-read request: the same headers, method, URL and socket (read through
- * to the original), and a body stream that yields the captured bytes again.
+ * A stream that stands in for a request on `ctx.req`: headers, method, URL and socket are read
+ * through to the original; the body is whatever the subclass yields.
  */
-class ReplayRequest extends Readable {
-  readonly complete = true;
-
-  constructor(
-    readonly original: IncomingMessage,
-    private bytes: Buffer | null,
-  ) {
+export abstract class StandInRequest extends Readable {
+  constructor(readonly original: IncomingMessage) {
     super();
-  }
-
-  override _read(): void {
-    if (this.bytes && this.bytes.length > 0) this.push(this.bytes);
-    this.bytes = null;
-    this.push(null);
   }
 
   setTimeout(ms: number, callback?: () => void): this {
@@ -47,16 +36,34 @@ class ReplayRequest extends Readable {
 
 // Accessors on the prototype, defined once, rather than per request.
 for (const name of DELEGATED) {
-  Object.defineProperty(ReplayRequest.prototype, name, {
-    get(this: ReplayRequest) {
+  Object.defineProperty(StandInRequest.prototype, name, {
+    get(this: StandInRequest) {
       return this.original[name];
     },
-    set(this: ReplayRequest, value: unknown) {
+    set(this: StandInRequest, value: unknown) {
       (this.original as unknown as Record<string, unknown>)[name] = value;
     },
     enumerable: true,
     configurable: true,
   });
+}
+
+/** A stand-in for a request a body parser already read: its body stream yields the bytes again. */
+class ReplayRequest extends StandInRequest {
+  readonly complete = true;
+
+  constructor(
+    original: IncomingMessage,
+    private bytes: Buffer | null,
+  ) {
+    super(original);
+  }
+
+  override _read(): void {
+    if (this.bytes && this.bytes.length > 0) this.push(this.bytes);
+    this.bytes = null;
+    this.push(null);
+  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { deflateSync, gzipSync } from 'node:zlib';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { Decimal } from 'decimal.js';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -34,7 +34,7 @@ const source = (body: string | Buffer | null, contentType = 'application/json', 
   maxDecodedBytes: 1024 * 1024,
 });
 
-test('finds the model only when it is a string in a JSON object', () => {
+test('finds the model only when it is a string in a JSON object', async () => {
   const cases: [string | null, string | null][] = [
     ['{"model":"gpt-4o","messages":[]}', 'gpt-4o'],
     ['{"model":""}', ''],
@@ -52,32 +52,50 @@ test('finds the model only when it is a string in a JSON object', () => {
     ['', null],
     [null, null],
   ];
-  for (const [body, expected] of cases) assert.is(modelOf(source(body)), expected, String(body));
+  for (const [body, expected] of cases) assert.is(await modelOf(source(body)), expected, String(body));
 });
 
-test('tries JSON whatever the content type, reads forms, and never multipart', () => {
-  assert.is(modelOf(source('{"model":"a"}', 'application/x-www-form-urlencoded')), 'a');
-  assert.is(modelOf(source('{"model":"a"}', 'text/plain')), 'a');
-  assert.is(modelOf(source('{"model":"a"}', '')), 'a');
-  assert.is(modelOf(source('model=b&x=1', 'application/x-www-form-urlencoded')), 'b');
-  assert.is(modelOf(source('model=b', 'text/plain')), null);
-  assert.is(modelOf(source('--x\r\n{"model":"a"}', 'multipart/form-data; boundary=x')), null);
+test('tries JSON whatever the content type, reads forms, and never multipart', async () => {
+  assert.is(await modelOf(source('{"model":"a"}', 'application/x-www-form-urlencoded')), 'a');
+  assert.is(await modelOf(source('{"model":"a"}', 'text/plain')), 'a');
+  assert.is(await modelOf(source('{"model":"a"}', '')), 'a');
+  assert.is(await modelOf(source('model=b&x=1', 'application/x-www-form-urlencoded')), 'b');
+  assert.is(await modelOf(source('model=b', 'text/plain')), null);
+  assert.is(await modelOf(source('--x\r\n{"model":"a"}', 'multipart/form-data; boundary=x')), null);
 });
 
-test('decodes gzip and deflate bodies, and gives up on invalid UTF-8 or unknown encodings', () => {
+test('decodes gzip and deflate bodies, and gives up on invalid UTF-8 or unknown encodings', async () => {
   const json = '{"model":"zipped"}';
-  assert.is(modelOf(source(gzipSync(json), 'application/json', 'gzip')), 'zipped');
-  assert.is(modelOf(source(deflateSync(json), 'application/json', 'deflate')), 'zipped');
-  assert.is(modelOf(source(Buffer.from(json), 'application/json', 'zstd')), null);
-  assert.is(modelOf(source(Buffer.from('not gzip'), 'application/json', 'gzip')), null);
-  assert.is(modelOf(source(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]))), null);
+  assert.is(await modelOf(source(gzipSync(json), 'application/json', 'gzip')), 'zipped');
+  assert.is(await modelOf(source(deflateSync(json), 'application/json', 'deflate')), 'zipped');
+  assert.is(await modelOf(source(Buffer.from(json), 'application/json', 'zstd')), null);
+  assert.is(await modelOf(source(Buffer.from('not gzip'), 'application/json', 'gzip')), null);
+  assert.is(await modelOf(source(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]))), null);
   const bomb = gzipSync(Buffer.alloc(4 * 1024 * 1024, 0x20));
-  assert.is(modelOf({ ...source(bomb, 'application/json', 'gzip'), maxDecodedBytes: 1024 }), null);
+  assert.is(await modelOf({ ...source(bomb, 'application/json', 'gzip'), maxDecodedBytes: 1024 }), null);
 });
 
-test('prefers the body a parser already read', () => {
-  assert.is(modelOf({ ...source(null), parsed: { model: 'parsed' } }), 'parsed');
-  assert.is(modelOf({ ...source('{"model":"raw"}'), parsed: { model: 7 } }), 'raw');
+test('decodes br and whitespace-led bodies, and stops at the output cap', async () => {
+  const json = '  \n {"model":"squeezed"}';
+  assert.is(await modelOf(source(brotliCompressSync(json), 'application/json', 'br')), 'squeezed');
+  assert.is(await modelOf(source(gzipSync(json), 'application/json', 'x-gzip')), 'squeezed');
+  assert.is(await modelOf(source(gzipSync('model=formed'), 'application/x-www-form-urlencoded', 'gzip')), 'formed');
+  // 64 MiB of zeros, and 8 MiB allowed: inflating stops at the cap.
+  const zeros = gzipSync(Buffer.alloc(64 * 1024 * 1024));
+  assert.is(await modelOf({ ...source(zeros, 'application/json', 'gzip'), maxDecodedBytes: 8 * 1024 * 1024 }), null);
+  // A valid object past the output cap is not read at all.
+  const big = gzipSync(JSON.stringify({ model: 'big', pad: 'x'.repeat(2 * 1024 * 1024) }));
+  assert.is(await modelOf({ ...source(big, 'application/json', 'gzip'), maxDecodedBytes: 1024 * 1024 }), null);
+  assert.is(await modelOf({ ...source(big, 'application/json', 'gzip'), maxDecodedBytes: 4 * 1024 * 1024 }), 'big');
+  // A large plain body is read off the event loop too, with the same result.
+  const plain = Buffer.from(JSON.stringify({ pad: 'x'.repeat(1024 * 1024), model: 'plain' }));
+  assert.is(await modelOf(source(plain)), 'plain');
+  assert.is(await modelOf(source(Buffer.concat([plain, Buffer.from('x')]))), null);
+});
+
+test('prefers the body a parser already read', async () => {
+  assert.is(await modelOf({ ...source(null), parsed: { model: 'parsed' } }), 'parsed');
+  assert.is(await modelOf({ ...source('{"model":"raw"}'), parsed: { model: 7 } }), 'raw');
 });
 
 test('formats balances with at least two decimals and no rounding', () => {

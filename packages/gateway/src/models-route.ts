@@ -1,4 +1,4 @@
-import { type Database, listModelsForKey } from '@control-layer/db';
+import { type Database, describeError, listModelsForKey } from '@control-layer/db';
 import { bearerToken, sendError } from '@control-layer/enrichment';
 import type { Context, Middleware } from 'koa';
 
@@ -40,7 +40,7 @@ export function modelsRoute(options: { db: Database; logger: ModelsRouteLogger }
     try {
       models = await listModelsForKey(db, token, availableForRealtime === undefined ? {} : { availableForRealtime });
     } catch (error) {
-      logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'model listing failed');
+      logger.warn({ err: describeError(error) }, 'model listing failed');
       return sendError(ctx, 'internal_error', 'The model list could not be read. Please try again later.');
     }
     if (!models) return sendError(ctx, 'invalid_api_key', 'Invalid API key');

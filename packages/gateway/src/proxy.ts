@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import { hasBody, requestIdOf, sendError } from '@control-layer/enrichment';
+import { hasBody, isRequestTooLarge, requestIdOf, sendError, takeWholeBody } from '@control-layer/enrichment';
 import type { Context, Middleware } from 'koa';
 import type { Dispatcher } from 'undici';
 import { endToEndHeaders } from './hop-by-hop.ts';
@@ -52,6 +52,9 @@ const REQUEST_DROP: ReadonlySet<string> = new Set([
   REQUEST_ID_HEADER,
 ]);
 
+/** Error bodies up to this size, with a declared length, are read whole before they are passed on. */
+const BUFFERED_ERROR_MAX_BYTES = 64 * 1024;
+
 /** Response headers the client must not get from the upstream: the gateway's request id wins. */
 const RESPONSE_DROP: ReadonlySet<string> = new Set([REQUEST_ID_HEADER]);
 
@@ -97,15 +100,14 @@ export function proxy(options: ProxyOptions): Middleware {
     const headers = endToEndHeaders(ctx.req.headers, REQUEST_DROP);
     if (requestId) headers[REQUEST_ID_HEADER] = requestId;
 
-    // errorEnrichment has read the body already and keeps its exact bytes; otherwise stream it.
-    const bytes = ctx.request.bodyBytes;
-    let body: Buffer | IncomingMessage | null = null;
-    if (bytes !== undefined) {
+    // The body streams upstream as it arrives (through errorEnrichment's capture when mounted),
+    // unless errorEnrichment already holds all of a small one: a buffer is cheaper to send.
+    let body: IncomingMessage | Buffer | null = hasBody(ctx.req) ? ctx.req : null;
+    const whole = body ? takeWholeBody(ctx.req) : null;
+    if (whole) {
       // undici sets the length of a buffer itself, and refuses a header that disagrees.
       delete headers['content-length'];
-      body = bytes.length > 0 ? bytes : null;
-    } else if (hasBody(ctx.req)) {
-      body = ctx.req;
+      body = whole;
     }
 
     // The client leaving before the response is complete cancels the upstream request: before
@@ -133,6 +135,9 @@ export function proxy(options: ProxyOptions): Middleware {
         bodyTimeout: bodyTimeoutMs,
       });
     } catch (error) {
+      // The body crossed errorEnrichment's size limit on the way, which aborted the upstream
+      // request: the refusal is errorEnrichment's to answer.
+      if (isRequestTooLarge(error)) throw error;
       if (aborted) {
         // Nobody is left to answer; 499 (nginx's "client closed request") keeps the logs honest.
         ctx.status = 499;
@@ -164,9 +169,23 @@ export function proxy(options: ProxyOptions): Middleware {
       pipeToClient(ctx, upstreamBody);
       return;
     }
-    // Errors stay Koa bodies, for error enrichment and the error headers to work on.
-    ctx.body = upstreamBody;
-    // Koa labels a stream `application/octet-stream`; the client must see what the upstream sent.
+    // Errors stay Koa bodies, for error enrichment and the error headers to work on. A small one
+    // of known length (a router's 403) is read whole: replacing it then releases nothing, so the
+    // upstream connection is kept, and passing it on is a plain write rather than a pipeline.
+    const length = Number(response.headers['content-length']);
+    if (response.statusCode >= 400 && ctx.method !== 'HEAD' && length <= BUFFERED_ERROR_MAX_BYTES) {
+      try {
+        ctx.body = Buffer.from(await response.body.arrayBuffer());
+      } catch (error) {
+        // The upstream cut its answer short: the client's connection is cut too, like a stream's.
+        logger.debug({ requestId, err: (error as Error).message }, 'upstream error body ended early');
+        ctx.res.destroy();
+        return;
+      }
+    } else {
+      ctx.body = upstreamBody;
+    }
+    // Koa labels a stream or a buffer `application/octet-stream`; the client must see what the upstream sent.
     if (responseHeaders['content-type'] === undefined) ctx.remove('content-type');
   };
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Database, type DenialFacts, deployedModels, explainDenial, isStorableText } from '@control-layer/db';
+import { type Database, type DenialFacts, deployedModels, explainDenial, isPossibleAlias } from '@control-layer/db';
 import Router from '@koa/router';
 import { and, eq } from 'drizzle-orm';
 import Koa, { type Context, type Next } from 'koa';
@@ -52,7 +52,7 @@ function bearer(header: string): string | null {
  * token, the bare 403 for a key the router would not admit (see `admits`); otherwise a canned
  * chat completion, as server-sent events when the request says `"stream": true`, charged as usage
  * against the key when the model has an active tariff. Checks run in onwards' order. A database
- * failure is a JSON 500, never a hang.
+ * failure is a JSON 503, never a hang.
  *
  * @example
  * const stub = createStubUpstream({ db });
@@ -78,7 +78,7 @@ export function createStubUpstream(options: StubUpstreamOptions): Koa {
   }
 
   async function modelExists(alias: string): Promise<boolean> {
-    if (!isStorableText(alias)) return false;
+    if (!isPossibleAlias(alias)) return false;
     const rows = await db
       .select({ id: deployedModels.id })
       .from(deployedModels)
@@ -113,15 +113,23 @@ export function createStubUpstream(options: StubUpstreamOptions): Koa {
     await next();
   }
 
-  /** The router's own failures are JSON too, so the gateway passes a readable 500 on. */
+  /**
+   * A database failure is the stub's own 503, in the error envelope (never Koa's plain-text 500,
+   * whose log line would carry the failed SQL and its parameters).
+   */
   async function databaseErrors(ctx: Context, next: Next): Promise<void> {
     try {
       await next();
     } catch (error) {
       if ((error as { status?: unknown }).status !== undefined) throw error;
-      ctx.status = 500;
+      ctx.status = 503;
       ctx.body = {
-        error: { message: 'Internal server error', type: 'api_error', param: null, code: 'internal_error' },
+        error: {
+          message: 'The upstream could not reach its database. Please try again later.',
+          type: 'api_error',
+          param: null,
+          code: 'database_unavailable',
+        },
       };
     }
   }

@@ -179,15 +179,26 @@ export interface RecordedRequest {
   body: Buffer;
 }
 
-/** An upstream the test scripts: it records each request (body read whole) and answers with `respond`. */
+/**
+ * An upstream the test scripts: it records each request whose body arrived whole and answers it
+ * with `respond`.
+ */
 export async function scriptedUpstream() {
   const requests: RecordedRequest[] = [];
+  let aborted = 0;
   let respond: (req: RecordedRequest, res: ServerResponse) => void = (_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
   };
   const listening = await serve(async (req, res) => {
     const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
+    try {
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+    } catch {
+      // The gateway aborted the request mid-body (its client left, or the body crossed the limit):
+      // nothing complete arrived, so nothing is recorded.
+      aborted++;
+      return;
+    }
     const recorded = {
       method: req.method ?? '',
       url: req.url ?? '',
@@ -200,6 +211,8 @@ export async function scriptedUpstream() {
   return {
     ...listening,
     requests,
+    /** Requests whose body never arrived whole. */
+    aborted: () => aborted,
     /** Answer the next requests with `handler`. */
     respondWith(handler: typeof respond) {
       respond = handler;

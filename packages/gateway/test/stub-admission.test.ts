@@ -134,14 +134,14 @@ test('readmits a spent scope at once when its window has rolled', async () => {
   assert.ok((await getSpendCheckpoint(t.db, key.id))?.windowSpend.lt(1));
 });
 
-test('answers a JSON 500 when its database fails', async () => {
+test('answers a JSON 503 when its database fails', async () => {
   const broken = await openDatabase(t.url, { poolSize: 1 });
   await broken.close();
   const lone = await serve(createStubUpstream({ db: broken.db }));
   try {
     const response = await post(`${lone.url}/v1`, keys.working);
-    assert.is(response.status, 500);
-    assert.is(code(response), 'internal_error');
+    assert.is(response.status, 503);
+    assert.is(code(response), 'database_unavailable');
   } finally {
     await lone.close();
   }

@@ -2,8 +2,8 @@ import { type SQL, sql } from 'drizzle-orm';
 import { NIL_UUID } from '../schema/index.ts';
 
 /*
- * The two access predicates, written once and shared by the single-purpose queries and by
- * `explainDenial`, so that the one-round-trip diagnosis can never drift from them.
+ * The two access predicates of the single-purpose queries. `explainDenial` states the same two
+ * checks against the deployment it joins once (fewer subqueries to plan): change them together.
  */
 
 /**
@@ -44,4 +44,17 @@ export function deniedPurpose(purpose: SQL, alias: SQL): SQL<string | null> {
  */
 export function isStorableText(value: string): boolean {
   return !value.includes('\u0000');
+}
+
+/** Longest alias looked up, in UTF-8 bytes; longer model names are unknown without a query. */
+export const MAX_ALIAS_BYTES = 1024;
+
+/**
+ * Whether a model name can be an alias at all: storable text of at most `MAX_ALIAS_BYTES`. Any
+ * other is answered as an unknown model without being sent to Postgres (a multi-megabyte `model`
+ * would otherwise cost a round trip carrying it, and a sequential comparison against the index).
+ */
+export function isPossibleAlias(value: string): boolean {
+  // UTF-8 never takes fewer bytes than UTF-16 code units, so the length alone rules out most.
+  return value.length <= MAX_ALIAS_BYTES && Buffer.byteLength(value) <= MAX_ALIAS_BYTES && isStorableText(value);
 }

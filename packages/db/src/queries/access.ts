@@ -20,7 +20,7 @@ import type {
   NewInferenceEndpoint,
   TrafficRule,
 } from '../types.ts';
-import { deniedPurpose, isStorableText, userReachesAlias } from './access-sql.ts';
+import { deniedPurpose, isPossibleAlias, userReachesAlias } from './access-sql.ts';
 import { hashSecret } from './api-keys.ts';
 
 /** The nil-uuid group every user but the system user belongs to implicitly. */
@@ -90,7 +90,7 @@ export async function setTrafficRule(db: Database, input: TrafficRuleInput): Pro
 
 /** Whether the user reaches a live deployment with this alias through their groups or Everyone. */
 export async function checkUserHasModelAccess(db: Database, userId: string, alias: string): Promise<boolean> {
-  if (!isStorableText(alias)) return false;
+  if (!isPossibleAlias(alias)) return false;
   const result = await db.execute(sql`select ${userReachesAlias(sql`${userId}::uuid`, sql`${alias}`)} as has_access`);
   return rowsOf<{ has_access: boolean }>(result)[0]?.has_access === true;
 }
@@ -100,7 +100,7 @@ export async function checkUserHasModelAccess(db: Database, userId: string, alia
  * on live deployments, and only against the key's own purpose; an unknown or deleted key is null.
  */
 export async function checkModalityBlocked(db: Database, secret: string, alias: string): Promise<string | null> {
-  if (!isStorableText(alias)) return null;
+  if (!isPossibleAlias(alias)) return null;
   const [row] = await db
     .select({ purpose: deniedPurpose(sql`${apiKeys.purpose}`, sql`${alias}`) })
     .from(apiKeys)

@@ -1,10 +1,11 @@
 import { Decimal } from 'decimal.js';
+import { type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../database.ts';
 import { rowsOf } from '../database.ts';
-import type { SpendLimitInterval } from '../schema/index.ts';
-import { isStorableText } from './access-sql.ts';
+import { NIL_UUID, type SpendLimitInterval } from '../schema/index.ts';
+import { isPossibleAlias, isStorableText } from './access-sql.ts';
 import { hashSecret } from './api-keys.ts';
-import { positionalStatement } from './positional.ts';
+import { preparedStatement } from './prepared-statement.ts';
 
 /** The spending cap of a key's cap scope (the key itself, or its parent for a child key). */
 export interface SpendCapFacts {
@@ -71,20 +72,24 @@ interface DenialRow {
   resets_at: string | null;
 }
 
+const HASH = sql`${sql.placeholder('hash')}::text`;
+const RULE_PURPOSE = sql`${sql.placeholder('rulePurpose')}::text`;
+
 /*
- * One statement answers every check. $1: the key's SHA-256 hex digest; $2: the alias, or null
- * when the request named none; $3: the purpose whose deny rules apply, or null for the key's own.
- * Every fact is an indexed lookup by a unique key (the key by digest, its scope root by id, the
- * checkpoint, balance and flag by user or root, the deployment by alias, its rule by model and
- * purpose, its active tariffs, its group grants), joined once each, so the cost does not grow
- * with the ledger, and the planner has few subqueries to plan.
+ * The diagnosis, one statement answering every check, for one shape of alias (`alias`: the alias
+ * placeholder, or a constant when no alias is sent). Every fact is an indexed lookup by a unique
+ * key (the key by digest, its scope root by id, the checkpoint, balance and flag by user or root,
+ * the deployment by alias, its rule by model and purpose, its active tariffs, its group grants),
+ * joined once each, so the cost does not grow with the ledger, and the planner has few subqueries
+ * to plan. `rulePurpose` null means the key's own purpose.
  */
-const EXPLAIN_DENIAL_SQL = `
+function explainDenialSql(alias: SQL): SQL {
+  return sql`
 select k.id::text as key_id,
        k.user_id::text as user_id,
        k.purpose,
        case
-         when $2::text is null then null
+         when ${alias} is null then null
          when d.id is null or d.deleted then false
          else exists (
            select 1
@@ -92,8 +97,7 @@ select k.id::text as key_id,
            where dg.deployment_id = d.id
              and (
                dg.group_id in (select ug.group_id from user_groups ug where ug.user_id = k.user_id)
-               or (dg.group_id = '00000000-0000-0000-0000-000000000000'::uuid
-                   and k.user_id <> '00000000-0000-0000-0000-000000000000'::uuid)
+               or (dg.group_id = ${NIL_UUID}::uuid and k.user_id <> ${NIL_UUID}::uuid)
              )
          )
        end as has_access,
@@ -101,12 +105,12 @@ select k.id::text as key_id,
          select mtr.api_key_purpose
          from model_traffic_rules mtr
          where mtr.deployed_model_id = d.id
-           and mtr.api_key_purpose = coalesce($3::text, k.purpose)
+           and mtr.api_key_purpose = coalesce(${RULE_PURPOSE}, k.purpose)
            and mtr.action = 'deny'
        ) end as denied_purpose,
        coalesce(c.balance, 0)::text as balance,
        coalesce(f.enabled, false) as balance_exempt,
-       case when $2::text is null then null else not exists (
+       case when ${alias} is null then null else not exists (
          select 1
          from model_tariffs t
          where t.deployed_model_id = d.id
@@ -126,11 +130,24 @@ left join api_key_spend_checkpoints ck on ck.api_key_id = root.id
 left join user_balance_checkpoints c on c.user_id = k.user_id
 left join user_feature_flags f on f.user_id = k.user_id and f.feature_flag = 'ALLOW_NEGATIVE_BALANCE'
 -- The alias is unique across soft-deleted rows too: at most one deployment.
-left join deployed_models d on d.alias = $2::text
-where k.secret_hash = $1::text and k.is_deleted = false
+left join deployed_models d on d.alias = ${alias}
+where k.secret_hash = ${HASH} and k.is_deleted = false
 limit 1`;
+}
 
-const explainDenialStatement = positionalStatement(EXPLAIN_DENIAL_SQL);
+type Values = { hash: string; rulePurpose: string | null };
+
+// One statement per shape of alias, its text rendered once: none given, one no row can hold (its
+// facts are answered below without sending it: no access, no rule, free), and a real one.
+const STATEMENTS = {
+  none: preparedStatement<Values>(() => explainDenialSql(sql`null::text`), { name: 'explain_denial_none' }),
+  impossible: preparedStatement<Values>(() => explainDenialSql(sql`''::text`), {
+    name: 'explain_denial_impossible',
+  }),
+  alias: preparedStatement<Values & { alias: string }>(() => explainDenialSql(sql`${sql.placeholder('alias')}::text`), {
+    name: 'explain_denial_alias',
+  }),
+};
 
 /**
  * Diagnose a denial in one SQL statement (one round trip). Returns null for an unknown or
@@ -142,16 +159,18 @@ export async function explainDenial(
   alias: string | null,
   options: ExplainDenialOptions = {},
 ): Promise<DenialFacts | null> {
-  // An alias no row can hold is unknown: no access, no rule, but the key, balance and cap still
-  // count. It is never sent (Postgres text cannot carry U+0000).
-  const impossible = alias !== null && !isStorableText(alias);
+  // An alias no row can hold (U+0000, or over MAX_ALIAS_BYTES) is unknown: no access, no rule,
+  // but the key, balance and cap still count. It is never sent.
+  const impossible = alias !== null && !isPossibleAlias(alias);
   const { rulePurpose = null } = options;
   const noRule = impossible || (rulePurpose !== null && !isStorableText(rulePurpose));
-  const result = await explainDenialStatement(db, [
-    hashSecret(secret),
-    impossible ? '' : alias,
-    noRule ? null : rulePurpose,
-  ]);
+  const values = { hash: hashSecret(secret), rulePurpose: noRule ? null : rulePurpose };
+  const result =
+    alias === null
+      ? await STATEMENTS.none(db, values)
+      : impossible
+        ? await STATEMENTS.impossible(db, values)
+        : await STATEMENTS.alias(db, { ...values, alias });
   const [row] = rowsOf<DenialRow>(result);
   if (!row) return null;
   return {

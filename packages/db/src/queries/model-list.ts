@@ -1,7 +1,9 @@
+import { sql } from 'drizzle-orm';
 import type { Database } from '../database.ts';
 import { rowsOf } from '../database.ts';
+import { NIL_UUID } from '../schema/index.ts';
 import { hashSecret } from './api-keys.ts';
-import { positionalStatement } from './positional.ts';
+import { preparedStatement } from './prepared-statement.ts';
 
 /** A model as `GET /v1/models` lists it. */
 export interface ListedModel {
@@ -20,16 +22,19 @@ export interface ListModelsOptions {
 }
 
 /*
- * One statement. $1: the key's digest; $2: the realtime filter or null. A live inference key of a
+ * One statement: the key's digest and the realtime filter (or null). A live inference key of a
  * live user yields at least one row (alias null when it reaches nothing); any other key none.
  * The system key and platform keys are not inference keys here, as in dwctl's listing.
  */
-const LIST_MODELS_SQL = `
+const REALTIME = sql`${sql.placeholder('realtime')}::boolean`;
+
+const listModelsStatement = preparedStatement<{ hash: string; realtime: boolean | null }>(
+  () => sql`
 with caller as (
   select k.user_id
   from api_keys k
   join users u on u.id = k.user_id
-  where k.secret_hash = $1::text
+  where k.secret_hash = ${sql.placeholder('hash')}::text
     and k.is_deleted = false
     and u.is_deleted = false
     and k.purpose in ('realtime', 'batch', 'playground')
@@ -47,18 +52,18 @@ left join lateral (
       where dg.deployment_id = d.id
         and (
           dg.group_id in (select ug.group_id from user_groups ug where ug.user_id = caller.user_id)
-          or (dg.group_id = '00000000-0000-0000-0000-000000000000'::uuid
-              and caller.user_id <> '00000000-0000-0000-0000-000000000000'::uuid)
+          or (dg.group_id = ${NIL_UUID}::uuid
+              and caller.user_id <> ${NIL_UUID}::uuid)
         )
     )
-    and ($2::boolean is null or $2::boolean <> exists (
+    and (${REALTIME} is null or ${REALTIME} <> exists (
       select 1 from model_traffic_rules r
       where r.deployed_model_id = d.id and r.action = 'deny' and r.api_key_purpose = 'realtime'
     ))
   group by d.alias
-) m on true`;
-
-const listModelsStatement = positionalStatement(LIST_MODELS_SQL);
+) m on true`,
+  { name: 'list_models_for_key' },
+);
 
 /**
  * The models a key's owner reaches (through their groups or Everyone; live and active), sorted by
@@ -70,7 +75,7 @@ export async function listModelsForKey(
   options: ListModelsOptions = {},
 ): Promise<ListedModel[] | null> {
   const rows = rowsOf<{ alias: string | null; created: string | null }>(
-    await listModelsStatement(db, [hashSecret(secret), options.availableForRealtime ?? null]),
+    await listModelsStatement(db, { hash: hashSecret(secret), realtime: options.availableForRealtime ?? null }),
   );
   if (rows.length === 0) return null;
   const models: ListedModel[] = [];

@@ -1,5 +1,5 @@
 import { type DenialRule, requireModel } from '../denial-rule.ts';
-import { modalityBlockedMessage } from '../messages.ts';
+import { modalityBlockedMessage, quotedModel } from '../messages.ts';
 
 /** 2. A `deny` traffic rule on the model matches the key's purpose. */
 export const modalityBlocked: DenialRule = {
@@ -12,7 +12,7 @@ export const modalityBlocked: DenialRule = {
     return {
       code: 'modality_blocked',
       message: modalityBlockedMessage(purpose, name),
-      extras: { model: name, purpose },
+      extras: { model: quotedModel(name), purpose },
     };
   },
 };

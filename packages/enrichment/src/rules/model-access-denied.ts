@@ -1,5 +1,5 @@
 import { type DenialRule, requireModel } from '../denial-rule.ts';
-import { modelAccessDeniedMessage } from '../messages.ts';
+import { modelAccessDeniedMessage, quotedModel } from '../messages.ts';
 
 /** 1. The owner reaches no live deployment of the model through their groups or Everyone. */
 export const modelAccessDenied: DenialRule = {
@@ -8,6 +8,10 @@ export const modelAccessDenied: DenialRule = {
   holds: (facts, model) => model !== null && facts.hasModelAccess === false,
   denial: (_facts, model) => {
     const name = requireModel(model);
-    return { code: 'model_access_denied', message: modelAccessDeniedMessage(name), extras: { model: name } };
+    return {
+      code: 'model_access_denied',
+      message: modelAccessDeniedMessage(name),
+      extras: { model: quotedModel(name) },
+    };
   },
 };
