@@ -70,3 +70,10 @@ export async function listApiKeys(db: Database, userId: string): Promise<Omit<Ap
   const { secretHash: _digest, ...columns } = getTableColumns(apiKeys);
   return db.select(columns).from(apiKeys).where(eq(apiKeys.userId, userId)).orderBy(asc(apiKeys.createdAt));
 }
+
+/** A key by id, live or revoked, without its digest; null when there is none. */
+export async function findApiKeyById(db: Database, keyId: string): Promise<Omit<ApiKey, 'secretHash'> | null> {
+  const { secretHash: _digest, ...columns } = getTableColumns(apiKeys);
+  const [row] = await db.select(columns).from(apiKeys).where(eq(apiKeys.id, keyId)).limit(1);
+  return row ?? null;
+}
