@@ -1,29 +1,53 @@
 /**
- * `pnpm db:migrate`: apply the committed migrations to DATABASE_URL (a Postgres URL, or a PGlite
- * directory). Exits non-zero with a readable message when the database cannot be reached.
+ * `pnpm db:migrate`: apply the committed migrations to DATABASE_URL (a postgres:// URL, or
+ * pglite:<directory> for an embedded database; the gateway reads it the same way) and say how
+ * many were applied. Exits 2 for a missing or malformed DATABASE_URL, 1 when the database cannot
+ * be migrated, each with a message that never prints a password.
  */
-import { migrate, openDatabase } from '../packages/db/src/index.ts';
+import {
+  DATABASE_URL_FORMS,
+  DatabaseUrlError,
+  describeError,
+  describeTarget,
+  migrate,
+  openDatabase,
+  parseDatabaseUrl,
+} from '../packages/db/src/index.ts';
 
-const url = process.env.DATABASE_URL;
-if (!url) {
-  console.error('db:migrate: DATABASE_URL is not set (a postgres:// URL or a PGlite data directory)');
+const raw = process.env.DATABASE_URL;
+if (raw === undefined || raw.trim() === '') {
+  console.error(`db:migrate: DATABASE_URL is not set; it must be ${DATABASE_URL_FORMS}`);
   process.exit(2);
 }
-const where = url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+let target: ReturnType<typeof parseDatabaseUrl>;
+try {
+  // Relative pglite: directories are relative to where the command was typed.
+  target = parseDatabaseUrl(raw, process.env.INIT_CWD ?? process.cwd());
+} catch (error) {
+  if (!(error instanceof DatabaseUrlError)) throw error;
+  console.error(`db:migrate: ${error.message}`);
+  process.exit(2);
+}
+const where = describeTarget(target);
 const started = performance.now();
 try {
-  const { db, close } = await openDatabase(url, { poolSize: 1 });
+  const { db, close } = await openDatabase(target.kind === 'postgres' ? target.url : target.dataDir, { poolSize: 1 });
+  let result: Awaited<ReturnType<typeof migrate>>;
   try {
-    await migrate(db);
+    result = await migrate(db);
   } finally {
     await close();
   }
-  console.log(`db:migrate: ${where} is up to date (${Math.round(performance.now() - started)} ms)`);
+  const ms = Math.round(performance.now() - started);
+  const applied =
+    result.applied === 0
+      ? 'no migration to apply'
+      : `applied ${result.applied} migration${result.applied === 1 ? '' : 's'}`;
+  console.log(`db:migrate: ${where}: ${applied}, ${result.total} in total (${ms} ms)`);
 } catch (error) {
-  // Drizzle wraps driver errors ("Failed query: ..."); the innermost cause says what went wrong.
-  let root: unknown = error;
-  while (root instanceof Error && root.cause instanceof Error) root = root.cause;
-  const reason = root instanceof Error ? root.message || root.name : String(root);
-  console.error(`db:migrate: could not migrate ${where}: ${reason}`);
+  const { code, message } = describeError(error);
+  console.error(
+    `db:migrate: could not migrate ${where}: ${code && !message.includes(code) ? `${code}: ` : ''}${message}`,
+  );
   process.exit(1);
 }

@@ -1,13 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
-import { is, type Logger } from 'drizzle-orm';
-import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import type { PGlite } from '@electric-sql/pglite';
+import { is, type Logger, sql } from 'drizzle-orm';
+import { drizzle as drizzlePg, NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import { drizzle as drizzlePglite, PgliteDatabase } from 'drizzle-orm/pglite';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
+import { lockDataDir } from './data-dir-lock.ts';
 import * as schema from './schema/index.ts';
 
 export type Schema = typeof schema;
@@ -50,7 +49,9 @@ const POSTGRES_URL = /^postgres(ql)?:\/\//i;
 
 /**
  * Open a database from a URL: a `postgres://` URL gets a node-postgres pool, anything else is a
- * PGlite data directory (created when missing) or `memory://`.
+ * PGlite data directory (created when missing; `pglite:<dir>` or a bare path) or `memory://`.
+ * A data directory is locked for this process until `close()`; another process opening it gets
+ * a `DatabaseLockedError` naming the holder (pid).
  *
  * @example
  * const { db, close } = await openDatabase(process.env.DATABASE_URL ?? './.data/pglite');
@@ -69,21 +70,74 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
     const db = drizzlePg(pool, { schema, ...(options.logger && { logger: options.logger }) });
     return { db, driver: 'postgres', close: () => pool.end() };
   }
-  const dataDir = url === 'memory://' || url === '' ? undefined : url;
+  // Loaded only for the embedded engine: a server-backed process (gateway, admin tool) starts faster without it.
+  const [{ PGlite }, { drizzle: drizzlePglite }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('drizzle-orm/pglite'),
+  ]);
+  // `pglite:<dir>` is how DATABASE_URL names an embedded database (see parseDatabaseUrl).
+  const dir = url.toLowerCase().startsWith('pglite:') ? url.slice('pglite:'.length) : url;
+  const dataDir = dir === 'memory://' || dir === '' ? undefined : dir;
+  if (dataDir === undefined) {
+    const client = await PGlite.create();
+    const db = drizzlePglite(client, { schema, ...(options.logger && { logger: options.logger }) });
+    return { db, driver: 'pglite', close: () => client.close() };
+  }
   // PGlite does not create parent directories itself.
-  if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const client = await PGlite.create(dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  // Two processes on one data directory corrupt it and lose committed rows: the second is refused.
+  const lock = lockDataDir(dataDir);
+  let client: PGlite;
+  try {
+    client = await PGlite.create(dataDir);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
   const db = drizzlePglite(client, { schema, ...(options.logger && { logger: options.logger }) });
-  return { db, driver: 'pglite', close: () => client.close() };
+  return {
+    db,
+    driver: 'pglite',
+    close: async () => {
+      try {
+        await client.close();
+      } finally {
+        lock.release();
+      }
+    },
+  };
 }
 
-/** Apply the committed migrations that the database has not seen yet. */
-export async function migrate(db: Database, migrationsFolder = MIGRATIONS_FOLDER): Promise<void> {
-  if (is(db, PgliteDatabase)) {
-    await migratePglite(db, { migrationsFolder });
-  } else {
+export interface MigrationResult {
+  /** Migrations this call applied (0: the database was up to date). */
+  applied: number;
+  /** Migrations recorded in the database afterwards. */
+  total: number;
+}
+
+/** Migrations recorded in Drizzle's journal table (absent before the first migration). */
+async function recordedMigrations(db: Database): Promise<number> {
+  const [table] = rowsOf<{ exists: boolean }>(
+    await db.execute(sql`select to_regclass('drizzle.__drizzle_migrations') is not null as exists`),
+  );
+  if (!table?.exists) return 0;
+  const [row] = rowsOf<{ n: number }>(
+    await db.execute(sql`select count(*)::int as n from drizzle.__drizzle_migrations`),
+  );
+  return row?.n ?? 0;
+}
+
+/** Apply the committed migrations that the database has not seen yet, and say how many that was. */
+export async function migrate(db: Database, migrationsFolder = MIGRATIONS_FOLDER): Promise<MigrationResult> {
+  const before = await recordedMigrations(db);
+  if (is(db, NodePgDatabase)) {
     await migratePg(db as Parameters<typeof migratePg>[0], { migrationsFolder });
+  } else {
+    const { migrate: migratePglite } = await import('drizzle-orm/pglite/migrator');
+    await migratePglite(db as Parameters<typeof migratePglite>[0], { migrationsFolder });
   }
+  const total = await recordedMigrations(db);
+  return { applied: total - before, total };
 }
 
 /** Rows of a raw `db.execute()` result; both drivers return `{ rows }`. */

@@ -1,5 +1,11 @@
-export type { Database, OpenDatabaseOptions, OpenedDatabase, Schema } from './database.ts';
+export type { DataDirLock } from './data-dir-lock.ts';
+export { DatabaseLockedError, LOCK_FILE, lockDataDir } from './data-dir-lock.ts';
+export type { Database, MigrationResult, OpenDatabaseOptions, OpenedDatabase, Schema } from './database.ts';
 export { MIGRATIONS_FOLDER, migrate, openDatabase, rowsOf } from './database.ts';
+export type { DatabaseTarget } from './database-url.ts';
+export { DATABASE_URL_FORMS, DatabaseUrlError, describeTarget, maskUrl, parseDatabaseUrl } from './database-url.ts';
+export type { ErrorDescription } from './describe-error.ts';
+export { describeError, stackFrames } from './describe-error.ts';
 export {
   InvalidAmountError,
   InvalidPriceError,
@@ -14,11 +20,18 @@ export type { CreateApiKeyInput, CreatedApiKey } from './queries/api-keys.ts';
 export * from './queries/api-keys.ts';
 export type { CreateTransactionInput, RecordedTransaction } from './queries/credits.ts';
 export * from './queries/credits.ts';
+export * from './queries/endpoints.ts';
 export type { DenialFacts, ExplainDenialOptions, SpendCapFacts } from './queries/explain-denial.ts';
 export * from './queries/explain-denial.ts';
 export * from './queries/feature-flags.ts';
+export * from './queries/groups.ts';
+export type { LedgerCheck, LedgerDrift, LedgerRebuild } from './queries/ledger-integrity.ts';
+export { checkLedger, rebuildCheckpoints } from './queries/ledger-integrity.ts';
 export type { ListedModel, ListModelsOptions } from './queries/model-list.ts';
 export * from './queries/model-list.ts';
+export type { DeployedModelListing } from './queries/models.ts';
+export * from './queries/models.ts';
+export * from './queries/rules.ts';
 export type { RecordUsageInput } from './queries/spend.ts';
 export * from './queries/spend.ts';
 export type { SpendCapInput } from './queries/spend-caps.ts';

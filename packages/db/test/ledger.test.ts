@@ -52,6 +52,28 @@ test('count a replayed sourceId once and return the first row', () =>
     assert.is((await getUserBalance(db, user.id)).toString(), '10');
   }));
 
+test('count an identical replay once whatever the case of its userId', () =>
+  withTestDatabase(async (db) => {
+    const user = await createTestUser(db);
+    const input = {
+      userId: user.id.toUpperCase(),
+      type: 'usage' as const,
+      amount: new Decimal('2.5'),
+      sourceId: 'u_1',
+    };
+    const first = await createTransaction(db, input);
+    const replay = await createTransaction(db, input);
+    const lower = await createTransaction(db, { ...input, userId: user.id });
+    assert.ok(first.created);
+    assert.not.ok(replay.created);
+    assert.not.ok(lower.created);
+    assert.is(replay.transaction.id, first.transaction.id);
+    assert.is((await getUserBalance(db, user.id)).toString(), '-2.5');
+    const other = await createTestUser(db);
+    const error = await rejection(() => createTransaction(db, { ...input, userId: other.id.toUpperCase() }));
+    assert.instance(error, SourceIdConflictError);
+  }));
+
 test('refuse a replayed sourceId with different content with a typed error', () =>
   withTestDatabase(async (db) => {
     const user = await createTestUser(db);

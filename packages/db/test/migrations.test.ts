@@ -1,7 +1,15 @@
 import { sql } from 'drizzle-orm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { getUserBalance, migrate, NIL_UUID, openDatabase, rowsOf } from '../src/index.ts';
+import {
+  checkLedger,
+  getUserBalance,
+  migrate,
+  NIL_UUID,
+  openDatabase,
+  rebuildCheckpoints,
+  rowsOf,
+} from '../src/index.ts';
 import { rejection, sqlState, withTestDatabase } from '../src/testing/index.ts';
 
 const test = suite('migrations');
@@ -58,7 +66,7 @@ test('inline the cap window functions into their callers, and pin search_path in
           'api_keys_notify_config_change', 'users_notify_deletion_change')`),
     );
     assert.is(pinned.length, 6);
-    for (const { proname, config } of pinned) assert.is(config, 'search_path=pg_catalog, public', proname);
+    for (const { proname, config } of pinned) assert.is(config, 'search_path=pg_catalog, public, pg_temp', proname);
   }));
 
 test('apply on embedded PGlite with the same schema and seed rows', async () => {
@@ -77,6 +85,15 @@ test('apply on embedded PGlite with the same schema and seed rows', async () => 
     await db.execute(sql`insert into credits_transactions (user_id, transaction_type, amount, source_id)
                          values (${user.id}, 'admin_grant', 1.5, 'a'), (${user.id}, 'usage', 0.25, 'b')`);
     assert.is((await getUserBalance(db, user.id)).toString(), '1.25');
+    // The checkpoint guard and the rebuild work the same on the embedded engine.
+    assert.is(
+      sqlState(await rejection(() => db.execute(sql`update user_balance_checkpoints set balance = 9`))),
+      '23001',
+    );
+    assert.ok((await checkLedger(db)).ok);
+    const rebuild = await rebuildCheckpoints(db);
+    assert.is(rebuild.checkpoints, 1);
+    assert.is(rebuild.checkpointsRewritten, 0);
   } finally {
     await close();
   }

@@ -1,4 +1,4 @@
-import { type DenialFacts, explainDenial } from '@control-layer/db';
+import { type DenialFacts, describeError, explainDenial } from '@control-layer/db';
 import type { Context, Middleware, Next } from 'koa';
 import { bearerToken } from './bearer-token.ts';
 import { createBoundaryResync } from './boundary-resync.ts';
@@ -9,6 +9,7 @@ import { requestIdOf, sendError } from './envelope.ts';
 import { ERROR_SPECS } from './error-codes.ts';
 import { modelOf } from './model-name.ts';
 import { type ErrorEnrichmentOptions, type PassThroughReason, resolveOptions } from './options.ts';
+import { recordOutcome } from './outcome.ts';
 import { discardRest } from './request-body.ts';
 
 function isForbidden(error: unknown): boolean {
@@ -65,6 +66,7 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
     }
     /** Leave the response (or the thrown 403) exactly as it was. */
     const leave = (reason: PassThroughReason): void => {
+      recordOutcome(ctx, { passthrough: reason });
       onPassThrough({ reason, status: thrown === undefined ? ctx.status : 403, requestId: requestIdOf(ctx) });
       if (thrown !== undefined) throw thrown;
     };
@@ -86,7 +88,7 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
     } catch (error) {
       const timedOut = error instanceof DeadlineExceededError;
       logger.warn(
-        { requestId: requestIdOf(ctx), err: error instanceof Error ? error.message : String(error) },
+        { requestId: requestIdOf(ctx), err: describeError(error) },
         timedOut
           ? 'error enrichment timed out; the 403 passes through'
           : 'error enrichment failed; the 403 passes through',
@@ -100,6 +102,7 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
     sendError(ctx, denial.code, denial.message, denial.extras);
     for (const [name, value] of Object.entries(denial.headers ?? {})) ctx.set(name, value);
     if (denial.code === 'spend_cap_reset_pending') boundaryResync.fire();
+    recordOutcome(ctx, { enriched: denial.code });
     onEnriched({ code: denial.code, status: ERROR_SPECS[denial.code].status, requestId: requestIdOf(ctx) });
   };
 }

@@ -1,3 +1,6 @@
+// Declares `ctx.request.bodyBytes` for every consumer of the package, not only inside it.
+import './koa-request.ts';
+
 export { bearerToken } from './bearer-token.ts';
 export type { BoundaryResync } from './boundary-resync.ts';
 export { AUTH_CONFIG_CHANGED_CHANNEL, createBoundaryResync } from './boundary-resync.ts';
@@ -36,6 +39,7 @@ export {
   EnrichmentOptionsError,
   PASS_THROUGH_REASONS,
 } from './options.ts';
+export type { EnrichmentOutcome } from './outcome.ts';
 export { hasBody } from './request-body.ts';
 export { DENIAL_RULES, SPEND_CAP_RETRY_AFTER_SECONDS } from './rules/index.ts';
 export type { AccessDenialCode, AccessVerdict, ValidateAccessOptions } from './validate-access.ts';

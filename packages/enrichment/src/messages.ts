@@ -5,19 +5,21 @@ import type { Decimal } from 'decimal.js';
  * docs written against dwctl read the same text.
  */
 
-const KNOWN_LABELS: Record<string, string> = {
-  batch: 'Batch',
-  realtime: 'Real-time',
-  playground: 'Playground',
-  platform: 'Platform',
-};
+// A Map, not an object literal: a purpose such as `constructor` or `__proto__` must not find
+// Object.prototype's members.
+const KNOWN_LABELS: ReadonlyMap<string, string> = new Map([
+  ['batch', 'Batch'],
+  ['realtime', 'Real-time'],
+  ['playground', 'Playground'],
+  ['platform', 'Platform'],
+]);
 
 /**
  * An `api_keys.purpose` as a user-facing modality label. An unknown purpose gets its first
  * character upper-cased (so a purpose added later still reads right); an empty one reads `This`.
  */
 export function modalityLabel(purpose: string): string {
-  const known = KNOWN_LABELS[purpose];
+  const known = KNOWN_LABELS.get(purpose);
   if (known !== undefined) return known;
   // By code point, as Rust's chars() does, so a leading astral character is not split.
   const [first, ...rest] = purpose;

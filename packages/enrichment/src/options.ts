@@ -1,4 +1,4 @@
-import type { Database } from '@control-layer/db';
+import { type Database, describeError } from '@control-layer/db';
 import type { DenialCode } from './error-codes.ts';
 
 /** pino-compatible: `logger.warn({ requestId }, 'message')`. */
@@ -94,10 +94,7 @@ function guarded<E>(
     try {
       hook(event);
     } catch (error) {
-      logger.warn(
-        { err: error instanceof Error ? error.message : String(error) },
-        `errorEnrichment: ${name} hook threw`,
-      );
+      logger.warn({ err: describeError(error) }, `errorEnrichment: ${name} hook threw`);
     }
   };
 }

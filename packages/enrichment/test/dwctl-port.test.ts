@@ -37,6 +37,21 @@ test('labels known purposes and capitalises unknown ones', () => {
   assert.is(modalityLabel(''), 'This');
 });
 
+test('labels purposes named like Object.prototype members as any other unknown purpose', () => {
+  const cases: [string, string][] = [
+    ['constructor', 'Constructor'],
+    ['toString', 'ToString'],
+    ['__proto__', '__proto__'],
+    ['hasOwnProperty', 'HasOwnProperty'],
+    ['valueOf', 'ValueOf'],
+  ];
+  for (const [purpose, label] of cases) {
+    const got: unknown = modalityLabel(purpose);
+    assert.type(got, 'string', purpose);
+    assert.is(got, label);
+  }
+});
+
 // test_error_enrichment_middleware_enriches_403_with_balance
 test('enriches a 403 with model access first, then with the balance once access is granted', () =>
   withTestDatabase(async (db) => {

@@ -17,7 +17,9 @@ export interface AccessLogOptions {
 
 /**
  * One line per exchange when its response is over (streams included): method, path without the
- * query (which may carry secrets), status, duration and request id. Never headers or bodies.
+ * query (which may carry secrets), status, duration, request id and, on the inference routes,
+ * what error enrichment did (`enriched: <code>` or `passthrough: <reason>`). Never headers,
+ * bodies, keys, users or models.
  *
  * @example
  * app.use(accessLog({ logger: pino() }));
@@ -36,6 +38,8 @@ export function accessLog(options: AccessLogOptions): Middleware {
         // False when the client left before the whole response was written.
         completed: ctx.res.writableFinished,
         ms: Math.round(performance.now() - started),
+        // `enriched: <code>` or `passthrough: <reason>` on the inference routes: closed sets only.
+        ...ctx.state.enrichment,
       };
       if (quiet.has(ctx.path)) logger.debug(fields, 'request');
       else logger.info(fields, 'request');

@@ -1,17 +1,23 @@
 import path from 'node:path';
+import { type DatabaseTarget, DatabaseUrlError, parseDatabaseUrl } from '@control-layer/db';
 
 /** pino's levels, plus `silent`. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** Where the gateway's data lives: a Postgres server, or PGlite embedded in the process. */
-export type DatabaseConfig = { kind: 'postgres'; url: string } | { kind: 'embedded'; dataDir: string };
+/**
+ * Where the gateway's data lives: a Postgres server, or PGlite embedded in the process (`dataDir`
+ * is the PGlite data directory itself).
+ */
+export type DatabaseConfig = DatabaseTarget;
 
 /** Everything `pnpm start` reads from the environment, parsed and checked once. */
 export interface GatewayConfig {
   port: number;
   host: string;
   database: DatabaseConfig;
+  /** Seed the demo users and keys: only on the default embedded database (DATABASE_URL unset). */
+  demoData: boolean;
   /** The OpenAI-compatible router; null starts the built-in stub upstream. */
   upstreamUrl: string | null;
   logLevel: LogLevel;
@@ -22,6 +28,8 @@ export interface GatewayConfig {
   upstreamHeadersTimeoutMs: number;
   upstreamBodyTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /** Time between SIGTERM/SIGINT and closing the listener, while `/readyz` already answers 503. */
+  shutdownDelayMs: number;
 }
 
 /** The environment was not usable; `problems` names each variable at fault. */
@@ -31,8 +39,6 @@ export class ConfigError extends Error {
     super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
 }
-
-const POSTGRES_URL = /^postgres(ql)?:\/\//i;
 
 function isLogLevel(value: string): value is LogLevel {
   return (LOG_LEVELS as readonly string[]).includes(value);
@@ -68,17 +74,20 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
 
   const port = integer('PORT', 3000, 0, 65535);
   const databaseUrl = read('DATABASE_URL');
-  let database: DatabaseConfig;
+  // `pnpm start` at the root runs this package's script from packages/gateway; INIT_CWD is
+  // where the user typed the command, which is where they expect `./.data` to appear.
+  const base = read('INIT_CWD') ?? cwd;
+  let database: DatabaseConfig = {
+    kind: 'embedded',
+    dataDir: path.resolve(base, read('DATA_DIR') ?? '.data', 'pglite'),
+  };
   if (databaseUrl !== undefined) {
-    if (!POSTGRES_URL.test(databaseUrl)) {
-      problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL (unset it to use the embedded database)');
+    try {
+      database = parseDatabaseUrl(databaseUrl, base);
+    } catch (error) {
+      if (!(error instanceof DatabaseUrlError)) throw error;
+      problems.push(error.message);
     }
-    database = { kind: 'postgres', url: databaseUrl };
-  } else {
-    // `pnpm start` at the root runs this package's script from packages/gateway; INIT_CWD is
-    // where the user typed the command, which is where they expect `./.data` to appear.
-    const base = read('INIT_CWD') ?? cwd;
-    database = { kind: 'embedded', dataDir: path.resolve(base, read('DATA_DIR') ?? '.data') };
   }
 
   const upstreamUrl = parseUpstreamUrl(read('UPSTREAM_URL'), problems);
@@ -97,6 +106,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     port,
     host: read('HOST') ?? '127.0.0.1',
     database,
+    demoData: databaseUrl === undefined,
     upstreamUrl,
     logLevel: isLogLevel(logLevel) ? logLevel : 'info',
     enrichment: enrichmentRaw !== 'off',
@@ -106,6 +116,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     upstreamHeadersTimeoutMs: millis('UPSTREAM_HEADERS_TIMEOUT_MS', 300_000),
     upstreamBodyTimeoutMs: millis('UPSTREAM_BODY_TIMEOUT_MS', 300_000),
     shutdownTimeoutMs: millis('SHUTDOWN_TIMEOUT_MS', 10_000),
+    // 0: close at once. Set it to how long the load balancer takes to notice a failing /readyz.
+    shutdownDelayMs: integer('SHUTDOWN_DELAY_MS', 0, 0, 2_147_483_647),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -1,4 +1,4 @@
-import type { Database } from '@control-layer/db';
+import { type Database, describeError, stackFrames } from '@control-layer/db';
 import { errorEnrichment } from '@control-layer/enrichment';
 import Router from '@koa/router';
 import { sql } from 'drizzle-orm';
@@ -9,6 +9,7 @@ import { errorResponses } from './error-responses.ts';
 import { healthz, readyz } from './health.ts';
 import { createMetrics, type GatewayMetrics, metricsEndpoint } from './metrics.ts';
 import { MODELS_ROUTE, modelsRoute } from './models-route.ts';
+import { cachedProbe, tcpReachable } from './probes.ts';
 import { proxy } from './proxy.ts';
 import { requestId } from './request-id.ts';
 import { securityHeaders } from './security-headers.ts';
@@ -58,8 +59,9 @@ export interface GatewayOptions {
    */
   upstreamBodyTimeoutMs?: number;
   /**
-   * Time `/readyz` gives the database to answer, in ms.
-   * @default 2000
+   * Time the readiness probes give the database (`select 1`) and the upstream (a TCP connection)
+   * to answer, in ms; their answers are reused for a second.
+   * @default 1000
    */
   readinessTimeoutMs?: number;
   /** @default a pino logger that writes nothing */
@@ -73,6 +75,8 @@ export type Gateway = Koa & {
   close(): Promise<void>;
   /** Close the upstream pool at once, aborting whatever is still in flight. */
   destroy(): Promise<void>;
+  /** From now on `/readyz` answers 503 (`draining`); call on SIGTERM, before closing the listener. */
+  startDraining(): void;
 };
 
 /** The route everything under `/ai/v1`, including `/ai/v1` itself, takes. */
@@ -146,18 +150,37 @@ export function createGateway(options: GatewayOptions): Gateway {
     }),
   );
 
+  const timeoutMs = options.readinessTimeoutMs ?? 1000;
+  // Logged when the answer changes, not at every probe.
+  const database = cachedProbe(() => db.execute(sql`select 1`), {
+    timeoutMs,
+    onChange: (up, error) => {
+      metrics.databaseUp.set(up ? 1 : 0);
+      if (up) logger.info({}, 'database reachable');
+      else logger.warn({ err: describeError(error) }, 'database not reachable');
+    },
+  });
+  const upstream = cachedProbe(() => tcpReachable(upstreamUrl, timeoutMs), {
+    timeoutMs,
+    onChange: (up, error) => {
+      metrics.upstreamUp.set(up ? 1 : 0);
+      if (up) logger.info({}, 'upstream reachable');
+      else logger.warn({ err: describeError(error), upstream: new URL(upstreamUrl).origin }, 'upstream not reachable');
+    },
+  });
+  let draining = false;
+
   const router = new Router();
   router.get('/healthz', healthz());
+  router.get('/readyz', readyz({ probes: { database, upstream }, isDraining: () => draining }));
   router.get(
-    '/readyz',
-    readyz({
-      check: () => db.execute(sql`select 1`),
-      timeoutMs: options.readinessTimeoutMs ?? 2000,
-      onFailure: (error) =>
-        logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'database not reachable'),
+    '/metrics',
+    metricsEndpoint(metrics, {
+      refresh: async () => {
+        await Promise.all([database.check(), upstream.check()]);
+      },
     }),
   );
-  router.get('/metrics', metricsEndpoint(metrics));
   // Answered from the database, ahead of the proxy.
   router.get(MODELS_ROUTE, modelsRoute({ db, logger }));
   router.all(AI_ROUTE, ...aiRoute);
@@ -170,14 +193,17 @@ export function createGateway(options: GatewayOptions): Gateway {
   app.use(router.routes());
   app.use(router.allowedMethods());
   app.on('error', (error: Error & { code?: string }, ctx?: Koa.Context) => {
-    const fields = { requestId: ctx?.state.requestId, err: error.code ?? error.message };
+    const fields = { requestId: ctx?.state.requestId, err: describeError(error) };
     if (error.code !== undefined && CLIENT_GONE.has(error.code)) logger.debug(fields, 'client went away');
-    else logger.error({ ...fields, stack: error.stack }, 'request failed');
+    else logger.error({ ...fields, stack: stackFrames(error) }, 'request failed');
   });
 
   return Object.assign(app, {
     metrics,
     close: () => pool.close(),
     destroy: () => pool.destroy(),
+    startDraining: () => {
+      draining = true;
+    },
   });
 }

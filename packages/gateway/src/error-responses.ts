@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { describeError, stackFrames } from '@control-layer/db';
 import { type ErrorCode, errorEnvelope, sendError } from '@control-layer/enrichment';
 import type { Context, Middleware, Next } from 'koa';
 
@@ -44,8 +45,8 @@ export function errorResponses(options: { logger: ErrorResponsesLogger }): Middl
       logger.error(
         {
           requestId: ctx.state.requestId,
-          err: error instanceof Error ? error.message : String(error),
-          stack: error instanceof Error ? error.stack : undefined,
+          err: describeError(error),
+          stack: stackFrames(error),
         },
         'request failed',
       );

@@ -1,5 +1,5 @@
-import { withDeadline } from '@control-layer/enrichment';
 import type { Context, Middleware } from 'koa';
+import type { Probe } from './probes.ts';
 
 /**
  * `GET /healthz`: the process is up and serving. Deliberately checks nothing else, so an
@@ -16,47 +16,34 @@ export function healthz(): Middleware {
 }
 
 export interface ReadinessOptions {
-  /** Resolves when the dependency answers; rejects (or hangs) when it does not. */
-  check: () => Promise<unknown>;
-  /**
-   * Time the check may take before the gateway counts as not ready, in ms.
-   * @default 2000
-   */
-  timeoutMs?: number;
-  /** Told why a check failed. */
-  onFailure?: (error: unknown) => void;
+  /** Dependencies reported in the body as `up` or `down`, by name; none of them fails readiness. */
+  probes: Record<string, Probe>;
+  /** True once the process has been told to stop: readiness then fails, so traffic goes elsewhere. */
+  isDraining: () => boolean;
 }
 
 /**
- * `GET /readyz`: 200 while the database answers, 503 while it does not. Each probe asks again,
- * so readiness comes back by itself when the database does. Concurrent probes share one check,
- * so a hanging database does not pile up queries.
+ * `GET /readyz`, "send me traffic": 200 while the gateway serves, 503 while it drains after
+ * SIGTERM/SIGINT. The database and the upstream are reported (`up`/`down`) but do not fail it:
+ * enrichment fails open without a database, and an orchestrator that pulled every replica whenever
+ * a shared dependency blinked would take down the whole fleet. Probe answers are cached (~1 s).
  *
  * @example
- * router.get('/readyz', readyz({ check: () => db.execute(sql`select 1`) }));
+ * router.get('/readyz', readyz({ probes: { database, upstream }, isDraining: () => stopping }));
  */
 export function readyz(options: ReadinessOptions): Middleware {
-  const { check, timeoutMs = 2000, onFailure = () => {} } = options;
-  if (typeof check !== 'function') throw new TypeError('readyz: `check` must be a function');
-  let inFlight: Promise<boolean> | null = null;
-
-  const probe = async (): Promise<boolean> => {
-    try {
-      await withDeadline(check(), timeoutMs);
-      return true;
-    } catch (error) {
-      onFailure(error);
-      return false;
-    }
-  };
+  const { probes, isDraining } = options;
+  if (typeof isDraining !== 'function') throw new TypeError('readyz: `isDraining` must be a function');
+  const names = Object.keys(probes);
 
   return async function readyz(ctx: Context): Promise<void> {
-    inFlight ??= probe().finally(() => {
-      inFlight = null;
-    });
-    const ready = await inFlight;
+    const answers = await Promise.all(names.map((name) => probes[name]?.check() ?? false));
+    const draining = isDraining();
     ctx.set('cache-control', 'no-store');
-    ctx.status = ready ? 200 : 503;
-    ctx.body = { status: ready ? 'ready' : 'unavailable', database: ready ? 'up' : 'down' };
+    ctx.status = draining ? 503 : 200;
+    ctx.body = {
+      status: draining ? 'draining' : 'ready',
+      ...Object.fromEntries(names.map((name, i) => [name, answers[i] ? 'up' : 'down'])),
+    };
   };
 }

@@ -3,15 +3,14 @@
  * DATABASE_URL it runs on an embedded PGlite database with demo data; without UPSTREAM_URL it
  * starts the stub upstream in the same process. SIGTERM or SIGINT drains and stops it.
  */
-import type { Server } from 'node:http';
-import path from 'node:path';
-import { migrate, openDatabase } from '@control-layer/db';
+import type { RequestListener, Server } from 'node:http';
+import { DatabaseLockedError, describeError, describeTarget, migrate, openDatabase } from '@control-layer/db';
 import { pino } from 'pino';
 import { ConfigError, type GatewayConfig, loadConfig } from './config.ts';
 import { createGateway } from './create-gateway.ts';
 import { demoCurlCommands, seedDemoData } from './demo-data.ts';
 import { drain, listen } from './server.ts';
-import { createStubUpstream } from './stub-upstream.ts';
+import { startingListener } from './starting.ts';
 
 let config: GatewayConfig;
 try {
@@ -22,19 +21,15 @@ try {
   process.exit(2);
 }
 
-const logger = pino({ level: config.logLevel });
+// `err` fields arrive already described (`describeError`: code and message, nothing secret);
+// pino's default error serializer would only add an empty stack and `"type":"Object"` to them.
+const logger = pino({ level: config.logLevel, serializers: { err: (value: unknown) => value } });
 
-/** The innermost cause's message: drivers wrap the reason (ECONNREFUSED, auth failed) deep down. */
-function rootMessage(error: unknown): string {
-  let root = error;
-  while (root instanceof Error && root.cause instanceof Error) root = root.cause;
-  return root instanceof Error ? root.message || root.name : String(root);
-}
-
-const embedded = config.database.kind === 'embedded';
-const databaseUrl =
-  config.database.kind === 'embedded' ? path.join(config.database.dataDir, 'pglite') : config.database.url;
-const where = embedded ? databaseUrl : databaseUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+// Demo keys are public (they are in this repository): only the zero-setup default gets them.
+const demo = config.demoData;
+const databaseUrl = config.database.kind === 'embedded' ? config.database.dataDir : config.database.url;
+// Masked by parsing: a password in the user info or in a query parameter is never printed.
+const where = describeTarget(config.database);
 
 /** Milliseconds each start-up step took, for the ready line. */
 const timings: Record<string, number> = { modules: Math.round(performance.now()) };
@@ -47,14 +42,38 @@ async function timed<T>(step: string, work: () => Promise<T>): Promise<T> {
   }
 }
 
+// The port first: a taken port must fail before the database is opened, migrated or seeded (and
+// before an embedded one is locked). Meanwhile the probes answer (alive, not ready) and any other
+// request waits for the gateway.
+let server: Server;
+let url: string;
+let startedListener: (listener: RequestListener) => void = () => {};
+const gatewayListener = new Promise<RequestListener>((resolve) => {
+  startedListener = resolve;
+});
+try {
+  ({ server, url } = await listen(startingListener(gatewayListener), config.port, config.host));
+} catch (error) {
+  logger.fatal({ host: config.host, port: config.port, err: describeError(error) }, 'could not listen');
+  process.exit(1);
+}
+logger.info({ url, database: where }, 'listening; opening the database');
+
 let database: Awaited<ReturnType<typeof openDatabase>>;
 try {
   database = await timed('database', () => openDatabase(databaseUrl));
   const { db } = database;
   await timed('migrations', () => migrate(db));
-  if (embedded) await timed('demoData', () => seedDemoData(db));
+  if (demo) await timed('demoData', () => seedDemoData(db));
 } catch (error) {
-  logger.fatal({ database: where, err: rootMessage(error) }, 'could not open and migrate the database');
+  if (error instanceof DatabaseLockedError) {
+    logger.fatal(
+      { database: where, holderPid: error.holderPid, err: { message: error.message } },
+      'the embedded database is in use',
+    );
+  } else {
+    logger.fatal({ database: where, err: describeError(error) }, 'could not open and migrate the database');
+  }
   process.exit(1);
 }
 const { db } = database;
@@ -62,6 +81,8 @@ const { db } = database;
 let stubServer: Server | null = null;
 let upstreamUrl = config.upstreamUrl;
 if (upstreamUrl === null) {
+  // Loaded only when used: its body parser alone is a quarter of the start-up's module loading.
+  const { createStubUpstream } = await import('./stub-upstream.ts');
   const stub = await listen(createStubUpstream({ db }), 0, '127.0.0.1');
   stubServer = stub.server;
   upstreamUrl = stub.url;
@@ -78,19 +99,16 @@ const gateway = createGateway({
   logger,
 });
 
-let server: Server;
-let url: string;
-try {
-  ({ server, url } = await listen(gateway, config.port, config.host));
-} catch (error) {
-  logger.fatal({ host: config.host, port: config.port, err: rootMessage(error) }, 'could not listen');
-  process.exit(1);
-}
+// From now on requests go straight to the gateway, with no start-up indirection.
+const serve = gateway.callback();
+server.removeAllListeners('request');
+server.on('request', serve);
+startedListener(serve);
 
 logger.info(
   {
     url,
-    database: embedded ? `embedded PGlite at ${databaseUrl}` : where,
+    database: where,
     upstream: stubServer ? `built-in stub at ${upstreamUrl}` : upstreamUrl,
     enrichment: config.enrichment,
     startupMs: Math.round(performance.now()),
@@ -98,7 +116,7 @@ logger.info(
   },
   'gateway ready',
 );
-if (embedded) {
+if (demo) {
   // For people, not log shippers: plain text on stderr, so it pastes as-is and stdout stays JSON.
   const lines = demoCurlCommands(url).map(({ title, command }) => `# ${title}\n${command}\n`);
   process.stderr.write(`\nDemo data is loaded. Try:\n\n${lines.join('\n')}\n`);
@@ -111,6 +129,13 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
     process.exit(1);
   }
   stopping = true;
+  // Readiness fails first, while the listener is still open, so a load balancer stops sending
+  // traffic before connections are refused.
+  gateway.startDraining();
+  if (config.shutdownDelayMs > 0) {
+    logger.info({ signal, delayMs: config.shutdownDelayMs }, 'draining: /readyz answers 503, still accepting');
+    await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
+  }
   // drain() stops listening before it returns its promise, so this line is only ever read once
   // new connections are refused.
   const draining = drain(server, config.shutdownTimeoutMs);

@@ -44,6 +44,28 @@ export class Counter {
   }
 }
 
+/** A gauge without labels: a value set from outside (a probe's last answer). */
+export class Gauge {
+  private value = 0;
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
+
+  set(value: number): void {
+    this.value = value;
+  }
+
+  get(): number {
+    return this.value;
+  }
+
+  render(): string {
+    return `${header(this.name, this.help, 'gauge')}${this.name} ${this.value}\n`;
+  }
+}
+
 interface HistogramSeries {
   buckets: number[];
   sum: number;
@@ -103,6 +125,10 @@ export interface GatewayMetrics {
   passThrough: Counter;
   upstreamFailures: Counter;
   upstreamLatency: Histogram;
+  /** 1 while the database answers the readiness probe, else 0. */
+  databaseUp: Gauge;
+  /** 1 while the upstream accepts connections, else 0. */
+  upstreamUp: Gauge;
   render(): string;
 }
 
@@ -131,13 +157,22 @@ export function createMetrics(): GatewayMetrics {
     'status_class',
     [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
   );
+  const databaseUp = new Gauge('gateway_database_up', 'Whether the database answered its last probe (1) or not (0).');
+  const upstreamUp = new Gauge(
+    'gateway_upstream_up',
+    'Whether the upstream accepted a connection at its last probe (1) or not (0).',
+  );
   return {
     enriched,
     passThrough,
     upstreamFailures,
     upstreamLatency,
+    databaseUp,
+    upstreamUp,
     render: () =>
-      [enriched, passThrough, upstreamFailures, upstreamLatency].map((m) => m.render()).join('') + processMetrics(),
+      [enriched, passThrough, upstreamFailures, upstreamLatency, databaseUp, upstreamUp]
+        .map((m) => m.render())
+        .join('') + processMetrics(),
   };
 }
 
@@ -152,14 +187,21 @@ function processMetrics(): string {
   );
 }
 
+export interface MetricsEndpointOptions {
+  /** Brings gauges up to date before each scrape (cached probes: cheap). */
+  refresh?: () => Promise<void>;
+}
+
 /**
  * `GET /metrics` in Prometheus text format.
  *
  * @example
  * router.get('/metrics', metricsEndpoint(metrics));
  */
-export function metricsEndpoint(metrics: GatewayMetrics): Middleware {
+export function metricsEndpoint(metrics: GatewayMetrics, options: MetricsEndpointOptions = {}): Middleware {
+  const { refresh = async () => {} } = options;
   return async function metricsEndpoint(ctx: Context): Promise<void> {
+    await refresh();
     ctx.set('cache-control', 'no-store');
     ctx.type = PROMETHEUS_CONTENT_TYPE;
     ctx.body = metrics.render();

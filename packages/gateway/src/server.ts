@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 import { onClientError } from './error-responses.ts';
@@ -10,9 +10,14 @@ import { onClientError } from './error-responses.ts';
  * @example
  * const { server, url } = await listen(app, 0, '127.0.0.1');
  */
-export function listen(app: Koa, port: number, host: string): Promise<{ server: Server; url: string }> {
+export function listen(
+  app: Koa | RequestListener,
+  port: number,
+  host: string,
+): Promise<{ server: Server; url: string }> {
   return new Promise((resolve, reject) => {
-    const server = app.listen(port, host);
+    const server = createServer(typeof app === 'function' ? app : app.callback());
+    server.listen(port, host);
     server.on('clientError', onClientError);
     server.once('error', reject);
     server.once('listening', () => {

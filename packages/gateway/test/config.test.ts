@@ -20,7 +20,8 @@ test('defaults to 127.0.0.1:3000, the embedded database under ./.data, the stub,
   assert.equal(config, {
     port: 3000,
     host: '127.0.0.1',
-    database: { kind: 'embedded', dataDir: '/srv/app/.data' },
+    database: { kind: 'embedded', dataDir: '/srv/app/.data/pglite' },
+    demoData: true,
     upstreamUrl: null,
     logLevel: 'info',
     enrichment: true,
@@ -29,6 +30,7 @@ test('defaults to 127.0.0.1:3000, the embedded database under ./.data, the stub,
     upstreamHeadersTimeoutMs: 300_000,
     upstreamBodyTimeoutMs: 300_000,
     shutdownTimeoutMs: 10_000,
+    shutdownDelayMs: 0,
   } satisfies GatewayConfig);
 });
 
@@ -45,11 +47,13 @@ test('reads every variable', () => {
     UPSTREAM_HEADERS_TIMEOUT_MS: '2',
     UPSTREAM_BODY_TIMEOUT_MS: '3',
     SHUTDOWN_TIMEOUT_MS: '4',
+    SHUTDOWN_DELAY_MS: '5',
   });
   assert.equal(config, {
     port: 8080,
     host: '0.0.0.0',
     database: { kind: 'postgres', url: 'postgres://u:p@db:5432/app' },
+    demoData: false,
     upstreamUrl: 'https://router.internal:3001/openai',
     logLevel: 'debug',
     enrichment: false,
@@ -58,14 +62,27 @@ test('reads every variable', () => {
     upstreamHeadersTimeoutMs: 2,
     upstreamBodyTimeoutMs: 3,
     shutdownTimeoutMs: 4,
+    shutdownDelayMs: 5,
   });
 });
 
 test('puts the embedded database where the user ran pnpm (INIT_CWD), or in DATA_DIR', () => {
   const at = (env: Record<string, string>) => loadConfig(env, '/repo/packages/gateway').database;
-  assert.equal(at({ INIT_CWD: '/repo' }), { kind: 'embedded', dataDir: '/repo/.data' });
-  assert.equal(at({ INIT_CWD: '/repo', DATA_DIR: 'tmp/demo' }), { kind: 'embedded', dataDir: '/repo/tmp/demo' });
-  assert.equal(at({ DATA_DIR: '/var/lib/gateway' }), { kind: 'embedded', dataDir: '/var/lib/gateway' });
+  assert.equal(at({ INIT_CWD: '/repo' }), { kind: 'embedded', dataDir: '/repo/.data/pglite' });
+  assert.equal(at({ INIT_CWD: '/repo', DATA_DIR: 'tmp/demo' }), { kind: 'embedded', dataDir: '/repo/tmp/demo/pglite' });
+  assert.equal(at({ DATA_DIR: '/var/lib/gateway' }), { kind: 'embedded', dataDir: '/var/lib/gateway/pglite' });
+});
+
+test('reads DATABASE_URL with the parser db:migrate and drizzle-kit use', () => {
+  const at = (env: Record<string, string>) => loadConfig(env, '/repo/packages/gateway').database;
+  assert.equal(at({ INIT_CWD: '/repo', DATABASE_URL: 'pglite:./x' }), { kind: 'embedded', dataDir: '/repo/x' });
+  // Public demo keys only ever go into the zero-setup default, not into a database someone named.
+  assert.is(loadConfig({ DATABASE_URL: 'pglite:./x' }).demoData, false);
+  assert.equal(at({ DATABASE_URL: 'postgresql://db/app' }), { kind: 'postgres', url: 'postgresql://db/app' });
+  const found = problems({ DATABASE_URL: 'localhost:54329/cl' });
+  assert.equal(found, [
+    'DATABASE_URL has the scheme "localhost:"; it must be a postgres:// or postgresql:// URL, or pglite:<directory> for an embedded database',
+  ]);
 });
 
 test('treats empty variables as unset', () => {
@@ -78,7 +95,7 @@ const invalid: [string, Record<string, string>, RegExp][] = [
   ['a port out of range', { PORT: '70000' }, /^PORT/],
   ['a fractional timeout', { UPSTREAM_HEADERS_TIMEOUT_MS: '1.5' }, /^UPSTREAM_HEADERS_TIMEOUT_MS/],
   ['a zero timeout', { SHUTDOWN_TIMEOUT_MS: '0' }, /^SHUTDOWN_TIMEOUT_MS must be an integer from 1/],
-  ['a database URL that is not Postgres', { DATABASE_URL: 'mysql://db/app' }, /^DATABASE_URL must be a postgres/],
+  ['a database URL that is not Postgres', { DATABASE_URL: 'mysql://db/app' }, /^DATABASE_URL has the scheme "mysql:"/],
   ['an upstream that is not a URL', { UPSTREAM_URL: 'router:3001' }, /^UPSTREAM_URL must use http or https/],
   ['an upstream without a scheme', { UPSTREAM_URL: '/v1' }, /^UPSTREAM_URL must be an absolute http\(s\) URL/],
   ['an upstream with a query', { UPSTREAM_URL: 'http://r/?a=1' }, /^UPSTREAM_URL must not carry a query/],

@@ -65,6 +65,22 @@ test('drains an in-flight request on SIGTERM while refusing new connections, the
   assert.is((await gateway.log('stopped')).drained, true);
 });
 
+test('fails readiness at SIGTERM while still accepting for SHUTDOWN_DELAY_MS, then drains and exits 0', async () => {
+  upstream.respondWith((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'));
+  const gateway = startMain(withPostgres({ SHUTDOWN_DELAY_MS: '1500' }));
+  const { url, pid } = await gateway.ready();
+  assert.is((await send(`${url}/readyz`)).status, 200);
+  process.kill(pid, 'SIGTERM');
+  await gateway.log('draining: /readyz answers 503, still accepting');
+  const readiness = await send(`${url}/readyz`);
+  assert.is(readiness.status, 503);
+  assert.is(JSON.parse(readiness.body.toString()).status, 'draining');
+  const served = await send(`${url}/ai/v1/files`);
+  assert.is(served.status, 200, 'still serving while draining');
+  await gateway.log('shutting down: no new connections, draining');
+  assert.equal(await within(gateway.exited, 'the process to exit'), { code: 0, signal: null });
+});
+
 test('cuts a request that outlasts the shutdown timeout, and still exits', async () => {
   const arrived = gate();
   upstream.respondWith(() => arrived.open());
@@ -90,7 +106,7 @@ test('refuses to start when the database cannot be reached, and says why', async
   const address = await closedAddress();
   const gateway = startMain({ DATABASE_URL: `postgres://app:s3cret@${address}/app`, PORT: '0' });
   const fatal = await gateway.log('could not open and migrate the database');
-  assert.match(String(fatal.err), /ECONNREFUSED/);
+  assert.match(JSON.stringify(fatal.err), /ECONNREFUSED/);
   assert.is(fatal.database, `postgres://app:***@${address}/app`);
   assert.equal(await within(gateway.exited, 'the process to exit'), { code: 1, signal: null });
 });

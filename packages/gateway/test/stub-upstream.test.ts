@@ -1,12 +1,12 @@
 /*
  * The stub upstream on its own: onwards' answers, decided from the database.
  */
-import { deleteApiKey, softDeleteDeployedModel } from '@control-layer/db';
+import { deleteApiKey, NIL_UUID, openDatabase, softDeleteDeployedModel } from '@control-layer/db';
 import { createTestApiKey, createTestDatabase, createTestUser } from '@control-layer/db/testing';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CANNED_REPLY, createStubUpstream, FORBIDDEN_BODY } from '../src/index.ts';
-import { chat, MODEL, seedWorld, send, serve } from './helpers.ts';
+import { chat, closedAddress, MODEL, seedWorld, send, serve } from './helpers.ts';
 
 const test = suite('stub upstream');
 
@@ -108,6 +108,43 @@ test('refuses a request without a model or with malformed JSON with a 400', asyn
   });
   assert.is(malformed.status, 400);
   assert.is(JSON.parse(malformed.body.toString()).error.type, 'invalid_request_error');
+});
+
+test('admits the system key (nil user) without group access or credits, as onwards does', async () => {
+  const system = await createTestApiKey(t.db, NIL_UUID, 'realtime');
+  const admitted = await completions(`Bearer ${system.secret}`);
+  assert.is(admitted.status, 200);
+  assert.is(JSON.parse(admitted.body.toString()).choices[0].message.content, CANNED_REPLY);
+  // A routing rule on its purpose still applies: batch keys are denied on this model.
+  const batch = await createTestApiKey(t.db, NIL_UUID, 'batch');
+  const denied = await completions(`Bearer ${batch.secret}`);
+  assert.is(denied.status, 403);
+  assert.is(denied.body.toString(), FORBIDDEN_BODY);
+});
+
+test('answers its own database failure with a 503 in the JSON error envelope', async () => {
+  const down = await openDatabase(`postgres://stub:pw@${await closedAddress()}/none`, { connectionTimeoutMs: 500 });
+  const broken = await serve(createStubUpstream({ db: down.db }));
+  try {
+    const response = await send(`${broken.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${keys.working}` },
+      body: JSON.stringify(chat()),
+    });
+    assert.is(response.status, 503);
+    assert.match(String(response.headers['content-type']), /^application\/json/);
+    assert.equal(JSON.parse(response.body.toString()), {
+      error: {
+        message: 'The upstream could not reach its database. Please try again later.',
+        type: 'api_error',
+        param: null,
+        code: 'database_unavailable',
+      },
+    });
+  } finally {
+    await broken.close();
+    await down.close();
+  }
 });
 
 test('treats a deleted deployment as unknown', async () => {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { and, eq } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns } from 'drizzle-orm';
 import type { Database } from '../database.ts';
 import { type ApiKeyPurpose, apiKeys } from '../schema/index.ts';
 import type { ApiKey } from '../types.ts';
@@ -63,4 +63,10 @@ export async function deleteApiKey(db: Database, keyId: string): Promise<boolean
     .where(and(eq(apiKeys.id, keyId), eq(apiKeys.isDeleted, false)))
     .returning({ id: apiKeys.id });
   return rows.length > 0;
+}
+
+/** A user's keys, live and revoked, oldest first. Only metadata: the digest is not returned. */
+export async function listApiKeys(db: Database, userId: string): Promise<Omit<ApiKey, 'secretHash'>[]> {
+  const { secretHash: _digest, ...columns } = getTableColumns(apiKeys);
+  return db.select(columns).from(apiKeys).where(eq(apiKeys.userId, userId)).orderBy(asc(apiKeys.createdAt));
 }

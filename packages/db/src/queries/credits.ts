@@ -1,5 +1,5 @@
 import { Decimal } from 'decimal.js';
-import { eq, sql } from 'drizzle-orm';
+import { desc, eq, sql } from 'drizzle-orm';
 import type { Database } from '../database.ts';
 import { rowsOf } from '../database.ts';
 import { InvalidAmountError, SourceIdConflictError } from '../errors.ts';
@@ -46,7 +46,8 @@ function assertStorableAmount(amount: Decimal): void {
 }
 
 function sameContent(row: CreditTransaction, input: CreateTransactionInput): boolean {
-  return row.userId === input.userId && row.transactionType === input.type && row.amount.eq(input.amount);
+  // Postgres returns a uuid in lower case whatever case it was given in.
+  return row.userId === input.userId.toLowerCase() && row.transactionType === input.type && row.amount.eq(input.amount);
 }
 
 /**
@@ -103,4 +104,14 @@ export async function sumLedger(db: Database, userId: string): Promise<Decimal> 
     where ${creditsTransactions.userId} = ${userId}`);
   const [row] = rowsOf<{ total: string }>(result);
   return new Decimal(row?.total ?? 0);
+}
+
+/** A user's ledger rows, newest first, at most `limit` of them. */
+export async function listTransactions(db: Database, userId: string, limit = 50): Promise<CreditTransaction[]> {
+  return db
+    .select()
+    .from(creditsTransactions)
+    .where(eq(creditsTransactions.userId, userId))
+    .orderBy(desc(creditsTransactions.seq))
+    .limit(limit);
 }

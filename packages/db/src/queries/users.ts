@@ -1,6 +1,6 @@
-import { and, eq } from 'drizzle-orm';
+import { and, asc, eq, ne } from 'drizzle-orm';
 import type { Database } from '../database.ts';
-import { users } from '../schema/index.ts';
+import { NIL_UUID, users } from '../schema/index.ts';
 import type { NewUser, User } from '../types.ts';
 
 /** Insert a user; `username` and `email` are the only required fields. */
@@ -18,4 +18,15 @@ export async function softDeleteUser(db: Database, userId: string): Promise<bool
     .where(and(eq(users.id, userId), eq(users.isDeleted, false)))
     .returning({ id: users.id });
   return rows.length > 0;
+}
+
+/** A user by username, deleted or not; null when none has it. */
+export async function findUserByUsername(db: Database, username: string): Promise<User | null> {
+  const [row] = await db.select().from(users).where(eq(users.username, username)).limit(1);
+  return row ?? null;
+}
+
+/** Every user but the system user, oldest first; soft-deleted ones included (they carry the flag). */
+export async function listUsers(db: Database): Promise<User[]> {
+  return db.select().from(users).where(ne(users.id, NIL_UUID)).orderBy(asc(users.createdAt), asc(users.username));
 }

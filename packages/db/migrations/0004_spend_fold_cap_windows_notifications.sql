@@ -52,7 +52,7 @@ $$;
 -- 0 the same window (add), -1 an older one (counts toward the lifetime total only).
 CREATE FUNCTION "api_key_spend_window_order"(root_id uuid, current_start timestamptz, incoming timestamptz)
 RETURNS integer LANGUAGE sql STABLE
-SET search_path = pg_catalog, public AS $$
+SET search_path = pg_catalog, public, pg_temp AS $$
   SELECT CASE WHEN w.incoming_start > w.current_start THEN 1 WHEN w.incoming_start = w.current_start THEN 0 ELSE -1 END
   FROM (
     SELECT public.api_key_cap_window_start(k.spend_limit_interval, incoming) AS incoming_start,
@@ -72,7 +72,7 @@ $$;
 -- A scope whose window spend reaches its limit in this statement sends `api_key_spend_cap:`
 -- (dwctl's payload), so a router drops the scope's paid models at once.
 CREATE FUNCTION "credits_transactions_fold_into_spend"() RETURNS trigger LANGUAGE plpgsql
-SET search_path = pg_catalog, public AS $$
+SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
   crossed boolean;
 BEGIN
@@ -140,7 +140,7 @@ FOR EACH STATEMENT EXECUTE FUNCTION "credits_transactions_fold_into_spend"();
 -- A balance crossing zero (either way) changes which keys the router admits: tell it, once per
 -- statement, with dwctl's payload. Reads the checkpoints the ledger trigger has just folded.
 CREATE FUNCTION "credits_transactions_notify_zero_crossing"() RETURNS trigger LANGUAGE plpgsql
-SET search_path = pg_catalog, public AS $$
+SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
   IF EXISTS (
     SELECT 1
@@ -167,7 +167,7 @@ FOR EACH STATEMENT EXECUTE FUNCTION "credits_transactions_notify_zero_crossing"(
 -- `<table>:<epoch micros>` on `auth_config_changed`, dwctl's payload, so a router listening there
 -- reloads its key set and routes when a table it reads changes.
 CREATE FUNCTION "notify_auth_config_changed"() RETURNS trigger LANGUAGE plpgsql
-SET search_path = pg_catalog, public AS $$
+SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
   PERFORM pg_notify('auth_config_changed',
     TG_TABLE_NAME || ':' || (extract(epoch FROM clock_timestamp()) * 1000000)::bigint::text);
@@ -201,7 +201,7 @@ FOR EACH STATEMENT EXECUTE FUNCTION "notify_auth_config_changed"();
 -- api_keys: only when rows came or went, or an UPDATE changed a column the router reads (not
 -- name, description or last_used, which change on every request in some deployments).
 CREATE FUNCTION "api_keys_notify_config_change"() RETURNS trigger LANGUAGE plpgsql
-SET search_path = pg_catalog, public AS $$
+SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
   relevant boolean := false;
 BEGIN
@@ -248,7 +248,7 @@ FOR EACH STATEMENT EXECUTE FUNCTION "api_keys_notify_config_change"();
 --> statement-breakpoint
 -- The router's balance arm admits only live users: a user deleted or restored changes key sets.
 CREATE FUNCTION "users_notify_deletion_change"() RETURNS trigger LANGUAGE plpgsql
-SET search_path = pg_catalog, public AS $$
+SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
   IF EXISTS (SELECT 1 FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE o.is_deleted IS DISTINCT FROM n.is_deleted) THEN
     PERFORM pg_notify('auth_config_changed',

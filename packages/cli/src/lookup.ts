@@ -1,0 +1,35 @@
+import {
+  type Database,
+  findDeployedModelByAlias,
+  findEndpointByName,
+  findGroupByName,
+  findUserByUsername,
+} from '@control-layer/db';
+import { CliError } from './cli-error.ts';
+
+/** The user with this username; deleted users only when `allowDeleted`. */
+export async function requireUser(db: Database, username: string, { allowDeleted = false } = {}) {
+  const user = await findUserByUsername(db, username);
+  if (!user) throw new CliError(`unknown user ${JSON.stringify(username)}`);
+  if (user.isDeleted && !allowDeleted) throw new CliError(`user ${JSON.stringify(username)} is deleted`);
+  return user;
+}
+
+/** The live deployed model with this alias. */
+export async function requireModel(db: Database, alias: string) {
+  const model = await findDeployedModelByAlias(db, alias);
+  if (!model || model.deleted) throw new CliError(`unknown model ${JSON.stringify(alias)}`);
+  return model;
+}
+
+export async function requireGroup(db: Database, name: string) {
+  const group = await findGroupByName(db, name);
+  if (!group) throw new CliError(`unknown group ${JSON.stringify(name)}`);
+  return group;
+}
+
+export async function requireEndpoint(db: Database, name: string) {
+  const endpoint = await findEndpointByName(db, name);
+  if (!endpoint) throw new CliError(`unknown endpoint ${JSON.stringify(name)}`);
+  return endpoint;
+}

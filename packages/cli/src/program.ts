@@ -1,0 +1,41 @@
+import { Command } from 'commander';
+import { registerCredits } from './commands/credits.ts';
+import { registerEndpoints } from './commands/endpoints.ts';
+import { registerExplain } from './commands/explain.ts';
+import { registerGroups } from './commands/groups.ts';
+import { registerKeys } from './commands/keys.ts';
+import { registerLedger } from './commands/ledger.ts';
+import { registerMigrate } from './commands/migrate.ts';
+import { registerModels } from './commands/models.ts';
+import { registerRules } from './commands/rules.ts';
+import { registerSpend } from './commands/spend.ts';
+import { registerUsers } from './commands/users.ts';
+
+/**
+ * The `control-layer` program. Each command group lives in a file of its own under commands/ and
+ * registers itself here; a new group is one new file and one line below.
+ */
+export function createProgram(): Command {
+  const program = new Command('control-layer')
+    .description('Administer the Control Layer database: users, API keys, models, groups, rules and credits.')
+    .option('--json', 'print exactly one JSON document on stdout')
+    .option('--database-url <url>', 'a postgres:// URL (default: $DATABASE_URL, else the embedded database in ./.data)')
+    .showHelpAfterError('(add --help for usage)')
+    .configureOutput({ outputError: (message, write) => write(`control-layer: ${message.replace(/^error: /, '')}`) });
+  for (const register of [
+    registerMigrate,
+    registerUsers,
+    registerKeys,
+    registerEndpoints,
+    registerModels,
+    registerGroups,
+    registerRules,
+    registerCredits,
+    registerSpend,
+    registerExplain,
+    registerLedger,
+  ]) {
+    register(program);
+  }
+  return program;
+}

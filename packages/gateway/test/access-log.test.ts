@@ -1,0 +1,77 @@
+/*
+ * The access log line of an inference request says what error enrichment did, and nothing about
+ * who asked for what.
+ */
+import { createHash } from 'node:crypto';
+import { rowsOf } from '@control-layer/db';
+import { createTestDatabase } from '@control-layer/db/testing';
+import { sql } from 'drizzle-orm';
+import { pino } from 'pino';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { chat, MODEL, seedWorld, send, startStack, waitFor } from './helpers.ts';
+
+const test = suite('access log');
+
+const t = await createTestDatabase();
+const { keys } = await seedWorld(t.db);
+const lines: Record<string, unknown>[] = [];
+const logger = pino(
+  { level: 'info' },
+  {
+    write: (line: string) => {
+      lines.push(JSON.parse(line));
+    },
+  },
+);
+const stack = await startStack(t.db, { logger });
+
+test.after(async () => {
+  await stack?.close();
+  await t?.close();
+});
+
+const post = (key: string | null, requestId: string) =>
+  send(`${stack.gatewayUrl}/ai/v1/chat/completions`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-request-id': requestId,
+      ...(key !== null && { authorization: `Bearer ${key}` }),
+    },
+    body: JSON.stringify(chat()),
+  });
+
+test('carries enriched: <code> or passthrough: <reason> on each /ai/v1 line, never a key, user or model', async () => {
+  const cases: [string | null, string, number, Record<string, string>][] = [
+    [keys.outsider, 'r-outsider', 403, { enriched: 'model_access_denied' }],
+    [keys.batch, 'r-batch', 403, { enriched: 'modality_blocked' }],
+    [keys.broke, 'r-broke', 402, { enriched: 'insufficient_credits' }],
+    [keys.working, 'r-working', 200, { passthrough: 'status' }],
+    ['sk-unknown-key-0123456789', 'r-unknown', 403, { passthrough: 'unknown_key' }],
+    [null, 'r-anonymous', 401, { passthrough: 'status' }],
+  ];
+  for (const [key, requestId, status] of cases) assert.is((await post(key, requestId)).status, status, requestId);
+  await waitFor(async () => lines.filter((l) => l.msg === 'request').length >= cases.length, 'every access line');
+
+  for (const [, requestId, status, outcome] of cases) {
+    const line = lines.find((l) => l.msg === 'request' && l.requestId === requestId);
+    assert.ok(line, requestId);
+    assert.is(line.status, status);
+    assert.is(line.enriched, outcome.enriched, requestId);
+    assert.is(line.passthrough, outcome.passthrough, requestId);
+  }
+  const users = rowsOf<{ id: string }>(await t.db.execute(sql`select id::text from users`)).map((u) => u.id);
+  const secrets = [
+    ...Object.values(keys),
+    ...Object.values(keys).map((k) => createHash('sha256').update(k).digest('hex')),
+  ];
+  const text = JSON.stringify(lines.filter((l) => l.msg === 'request'));
+  for (const secret of [...secrets, ...users, MODEL, 'sk-unknown']) {
+    assert.not.ok(text.includes(secret), `${secret} in the access log`);
+  }
+  const probe = await send(`${stack.gatewayUrl}/healthz`);
+  assert.is(probe.status, 200);
+});
+
+test.run();
