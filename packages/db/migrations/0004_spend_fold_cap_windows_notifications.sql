@@ -261,3 +261,72 @@ $$;
 CREATE TRIGGER "users_notify_update" AFTER UPDATE ON "users"
 REFERENCING OLD TABLE AS "old_rows" NEW TABLE AS "new_rows"
 FOR EACH STATEMENT EXECUTE FUNCTION "users_notify_deletion_change"();
+--> statement-breakpoint
+-- The whole diagnosis of a denied request (`explainDenial`), one call answering every check. It
+-- lives in the database so that each connection plans it once and reuses the plan
+-- (plan_cache_mode = force_generic_plan: every lookup is by a unique key, so one plan fits every
+-- key and alias); sent as a plain statement it would be planned on every request, which costs
+-- several times its execution. Nothing here depends on a named prepared statement, so it works
+-- behind a transaction-mode pooler too.
+CREATE FUNCTION "explain_denial"(p_secret_hash text, p_alias text, p_rule_purpose text)
+RETURNS TABLE (
+  key_id text, user_id text, purpose text, has_access boolean, denied_purpose text, balance text,
+  balance_exempt boolean, model_free boolean, root_id text, spend_limit text, spend_limit_interval text,
+  window_spend text, window_current boolean, resets_at text
+) LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, public, pg_temp
+SET plan_cache_mode = force_generic_plan AS $$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY
+  select k.id::text as key_id,
+         k.user_id::text as user_id,
+         k.purpose::text as purpose,
+         case
+           when p_alias is null then null
+           when d.id is null or d.deleted then false
+           else exists (
+             select 1
+             from deployment_groups dg
+             where dg.deployment_id = d.id
+               and (
+                 dg.group_id in (select ug.group_id from user_groups ug where ug.user_id = k.user_id)
+                 or (dg.group_id = '00000000-0000-0000-0000-000000000000'::uuid
+                     and k.user_id <> '00000000-0000-0000-0000-000000000000'::uuid)
+               )
+           )
+         end as has_access,
+         case when d.deleted = false then (
+           select mtr.api_key_purpose
+           from model_traffic_rules mtr
+           where mtr.deployed_model_id = d.id
+             and mtr.api_key_purpose = coalesce(p_rule_purpose, k.purpose)
+             and mtr.action = 'deny'
+         )::text end as denied_purpose,
+         coalesce(c.balance, 0)::text as balance,
+         coalesce(f.enabled, false) as balance_exempt,
+         case when p_alias is null then null else not exists (
+           select 1
+           from model_tariffs t
+           where t.deployed_model_id = d.id
+             and t.valid_until is null
+             and (t.input_price_per_token > 0 or t.output_price_per_token > 0)
+         ) end as model_free,
+         root.id::text as root_id,
+         root.spend_limit::text as spend_limit,
+         root.spend_limit_interval::text as spend_limit_interval,
+         coalesce(ck.window_spend, 0)::text as window_spend,
+         api_key_cap_window_current(ck.window_started_at, root.spend_limit_interval) as window_current,
+         to_char(api_key_cap_window_resets_at(root.spend_limit_interval) at time zone 'utc',
+                 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as resets_at
+  from api_keys k
+  join api_keys root on root.id = coalesce(k.parent_api_key_id, k.id)
+  left join api_key_spend_checkpoints ck on ck.api_key_id = root.id
+  left join user_balance_checkpoints c on c.user_id = k.user_id
+  left join user_feature_flags f on f.user_id = k.user_id and f.feature_flag = 'ALLOW_NEGATIVE_BALANCE'
+  -- The alias is unique across soft-deleted rows too: at most one deployment.
+  left join deployed_models d on d.alias = p_alias
+  where k.secret_hash = p_secret_hash and k.is_deleted = false
+  limit 1;
+END;
+$$;

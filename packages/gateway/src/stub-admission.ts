@@ -1,17 +1,15 @@
 import { type DenialFacts, INFERENCE_PURPOSES } from '@control-layer/db';
 
 /**
- * Whether onwards would have the key in the model's key set, as dwctl's key sync builds it, and
- * let it through its routing rules: no deny rule on the key's purpose (the system key's included);
- * then the system key always; any other key needs an inference purpose and access to the model;
- * then a balance above zero unless the owner is exempt or the model is free;
- * and a capped scope whose current window is spent loses paid models only. The stub reads the
- * database on every request, so a rolled window readmits at once (a router does at its reload).
+ * Whether onwards would have the key in the model's key set and let it through, as dwctl's key
+ * sync builds it: a deny rule on the key's purpose stops any key; past that, the system key always
+ * passes (whatever its purpose, groups, balance or cap); any other key needs an inference purpose
+ * and access to the model; then a balance above zero unless the owner is exempt or the model is
+ * free; and a capped scope whose current window is spent loses paid models only. The stub reads
+ * the database on every request, so a rolled window readmits at once (a router does at its reload).
  */
 export function admits(facts: DenialFacts | null): boolean {
-  if (facts === null) return false;
-  // Routing rules match a key's purpose label whatever its owner: the system key's too.
-  if (facts.deniedPurpose !== null) return false;
+  if (facts === null || facts.deniedPurpose !== null) return false;
   if (facts.isSystemKey) return true;
   if (!INFERENCE_PURPOSES.includes(facts.purpose)) return false;
   if (facts.hasModelAccess !== true) return false;

@@ -52,7 +52,7 @@ function bearer(header: string): string | null {
  * token, the bare 403 for a key the router would not admit (see `admits`); otherwise a canned
  * chat completion, as server-sent events when the request says `"stream": true`, charged as usage
  * against the key when the model has an active tariff. Checks run in onwards' order. A database
- * failure is a JSON 503, never a hang.
+ * failure is a 503 in the JSON envelope, never a hang.
  *
  * @example
  * const stub = createStubUpstream({ db });
@@ -113,27 +113,6 @@ export function createStubUpstream(options: StubUpstreamOptions): Koa {
     await next();
   }
 
-  /**
-   * A database failure is the stub's own 503, in the error envelope (never Koa's plain-text 500,
-   * whose log line would carry the failed SQL and its parameters).
-   */
-  async function databaseErrors(ctx: Context, next: Next): Promise<void> {
-    try {
-      await next();
-    } catch (error) {
-      if ((error as { status?: unknown }).status !== undefined) throw error;
-      ctx.status = 503;
-      ctx.body = {
-        error: {
-          message: 'The upstream could not reach its database. Please try again later.',
-          type: 'api_error',
-          param: null,
-          code: 'database_unavailable',
-        },
-      };
-    }
-  }
-
   /** The completion id is also the charge's idempotency key. */
   async function charge(ctx: Context, request: { model: string; messages?: unknown }, completionId: string) {
     const facts = ctx.state.stubFacts;
@@ -167,7 +146,23 @@ export function createStubUpstream(options: StubUpstreamOptions): Koa {
     ctx.body = openAiError(`Unknown request URL: ${ctx.method} ${ctx.path}.`, 'unknown_url');
   });
 
-  app.use(databaseErrors);
+  // A database failure is the stub's own 503, in the error envelope (never Koa's plain-text 500,
+  // whose log line would carry the failed SQL and its parameters).
+  app.use(async function stubErrors(ctx, next) {
+    try {
+      await next();
+    } catch {
+      ctx.status = 503;
+      ctx.body = {
+        error: {
+          message: 'The upstream could not reach its database. Please try again later.',
+          type: 'api_error',
+          param: null,
+          code: 'database_unavailable',
+        },
+      };
+    }
+  });
   app.use(router.routes()).use(router.allowedMethods());
   return app;
 }

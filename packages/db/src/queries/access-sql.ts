@@ -2,8 +2,8 @@ import { type SQL, sql } from 'drizzle-orm';
 import { NIL_UUID } from '../schema/index.ts';
 
 /*
- * The two access predicates of the single-purpose queries. `explainDenial` states the same two
- * checks against the deployment it joins once (fewer subqueries to plan): change them together.
+ * The two access predicates of the single-purpose queries. `explain_denial()` (migration 0004)
+ * states the same two checks against the deployment it joins once: change them together.
  */
 
 /**

@@ -2,7 +2,7 @@ import { Decimal } from 'decimal.js';
 import { type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../database.ts';
 import { rowsOf } from '../database.ts';
-import { NIL_UUID, type SpendLimitInterval } from '../schema/index.ts';
+import type { SpendLimitInterval } from '../schema/index.ts';
 import { isPossibleAlias, isStorableText } from './access-sql.ts';
 import { hashSecret } from './api-keys.ts';
 import { preparedStatement } from './prepared-statement.ts';
@@ -77,62 +77,12 @@ const RULE_PURPOSE = sql`${sql.placeholder('rulePurpose')}::text`;
 
 /*
  * The diagnosis, one statement answering every check, for one shape of alias (`alias`: the alias
- * placeholder, or a constant when no alias is sent). Every fact is an indexed lookup by a unique
- * key (the key by digest, its scope root by id, the checkpoint, balance and flag by user or root,
- * the deployment by alias, its rule by model and purpose, its active tariffs, its group grants),
- * joined once each, so the cost does not grow with the ledger, and the planner has few subqueries
- * to plan. `rulePurpose` null means the key's own purpose.
+ * placeholder, or a constant when no alias is sent). `explain_denial` (migration 0004) holds the
+ * query, so each connection plans it once; every fact in it is an indexed lookup by a unique key,
+ * so the cost does not grow with the ledger. `rulePurpose` null means the key's own purpose.
  */
 function explainDenialSql(alias: SQL): SQL {
-  return sql`
-select k.id::text as key_id,
-       k.user_id::text as user_id,
-       k.purpose,
-       case
-         when ${alias} is null then null
-         when d.id is null or d.deleted then false
-         else exists (
-           select 1
-           from deployment_groups dg
-           where dg.deployment_id = d.id
-             and (
-               dg.group_id in (select ug.group_id from user_groups ug where ug.user_id = k.user_id)
-               or (dg.group_id = ${NIL_UUID}::uuid and k.user_id <> ${NIL_UUID}::uuid)
-             )
-         )
-       end as has_access,
-       case when d.deleted = false then (
-         select mtr.api_key_purpose
-         from model_traffic_rules mtr
-         where mtr.deployed_model_id = d.id
-           and mtr.api_key_purpose = coalesce(${RULE_PURPOSE}, k.purpose)
-           and mtr.action = 'deny'
-       ) end as denied_purpose,
-       coalesce(c.balance, 0)::text as balance,
-       coalesce(f.enabled, false) as balance_exempt,
-       case when ${alias} is null then null else not exists (
-         select 1
-         from model_tariffs t
-         where t.deployed_model_id = d.id
-           and t.valid_until is null
-           and (t.input_price_per_token > 0 or t.output_price_per_token > 0)
-       ) end as model_free,
-       root.id::text as root_id,
-       root.spend_limit::text as spend_limit,
-       root.spend_limit_interval,
-       coalesce(ck.window_spend, 0)::text as window_spend,
-       api_key_cap_window_current(ck.window_started_at, root.spend_limit_interval) as window_current,
-       to_char(api_key_cap_window_resets_at(root.spend_limit_interval) at time zone 'utc',
-               'YYYY-MM-DD"T"HH24:MI:SS"Z"') as resets_at
-from api_keys k
-join api_keys root on root.id = coalesce(k.parent_api_key_id, k.id)
-left join api_key_spend_checkpoints ck on ck.api_key_id = root.id
-left join user_balance_checkpoints c on c.user_id = k.user_id
-left join user_feature_flags f on f.user_id = k.user_id and f.feature_flag = 'ALLOW_NEGATIVE_BALANCE'
--- The alias is unique across soft-deleted rows too: at most one deployment.
-left join deployed_models d on d.alias = ${alias}
-where k.secret_hash = ${HASH} and k.is_deleted = false
-limit 1`;
+  return sql`select * from explain_denial(${HASH}, ${alias}, ${RULE_PURPOSE})`;
 }
 
 type Values = { hash: string; rulePurpose: string | null };
