@@ -1,9 +1,10 @@
 /**
  * Scenario 2, the enrichment path: the upstream answers every request 403, so every response is
- * diagnosed against a real Postgres. One key per state (no access, modality blocked, no credits,
- * nothing to explain), 16 connections, rounds interleaved across the states. The gateway child
- * counts the SQL statements it sends (a Drizzle logger), so statements per diagnosed response is
- * exact, not sampled.
+ * diagnosed against a real Postgres. One key per state (a platform key, no access, modality
+ * blocked, no credits, a spent cap, nothing to explain), 16 connections, rounds interleaved across
+ * the states. The gateway child counts the SQL statements it sends (a Drizzle logger), so
+ * statements per diagnosed response is exact, not sampled. Last, the diagnosis statement alone:
+ * the three checks of before next to the five of now, on the same keys.
  * Usage: node --import tsx bench/enrichment-path.ts [--quick]
  */
 import type { Database } from '@control-layer/db';
@@ -11,11 +12,12 @@ import { seedDenialWorld } from '../packages/db/src/testing/index.ts';
 import { jsonBody, KiB } from './lib/bodies.ts';
 import type { ChildServer } from './lib/child-server.ts';
 import { startBenchDatabase } from './lib/database.ts';
+import { DIAGNOSIS_VARIANTS, serverMicros, timeDiagnoses } from './lib/diagnosis-cost.ts';
 import { gatewayStats, startGateway, startUpstream } from './lib/gateway.ts';
 import { expectOnly, type LoadResult, load } from './lib/load.ts';
 import { paced } from './lib/paced.ts';
 import { interleave } from './lib/rounds.ts';
-import { median, medianWithSpread, printTable, ROUNDS_LEGEND, reportLine } from './lib/stats.ts';
+import { median, medianWithSpread, pairedRatios, printTable, ROUNDS_LEGEND, reportLine } from './lib/stats.ts';
 
 const quick = process.argv.includes('--quick');
 const rounds = quick ? 3 : 5;
@@ -29,20 +31,31 @@ const CPU_TARGET_US = 350;
 /** Well below what the path sustains here, so that requests seldom wait for each other. */
 const PACED_RATE = 300;
 
-const STATES = ['no access', 'modality blocked', 'no credits', 'nothing to explain'] as const;
+const STATES = [
+  'non-inference key',
+  'no access',
+  'modality blocked',
+  'no credits',
+  'cap spent',
+  'nothing to explain',
+] as const;
 type State = (typeof STATES)[number];
 /** What each state's response must be: the status, and the pass-through reason or enriched code. */
 const EXPECTED: Record<State, { status: number; code: string }> = {
+  'non-inference key': { status: 403, code: 'non_inference_key' },
+  'cap spent': { status: 402, code: 'spend_cap_exceeded' },
   'no access': { status: 403, code: 'model_access_denied' },
   'modality blocked': { status: 403, code: 'modality_blocked' },
   'no credits': { status: 402, code: 'insufficient_credits' },
   'nothing to explain': { status: 403, code: 'forbidden' },
 };
 
-/** A key in each state, from the shared fixture (`bench-model`, batch keys denied on it). */
+/** A key in each state, from the shared fixture (`bench-model`, paid, batch keys denied on it). */
 async function seedKeys(db: Database): Promise<Record<State, string>> {
   const { keys } = await seedDenialWorld(db, MODEL);
   return {
+    'non-inference key': keys.platform,
+    'cap spent': keys.capped,
     'no access': keys.outsider,
     'modality blocked': keys.batch,
     'no credits': keys.broke,
@@ -211,6 +224,43 @@ try {
     reportLine('enrichment-path', `p99_ms_paced_${PACED_RATE}_${name}`, open[state][0]?.p99 ?? 0, null, null);
     reportLine('enrichment-path', `p99_ms_1_connection_${name}`, single[state][0]?.p99 ?? 0, null, null);
   }
+
+  // The statement alone, before and now, on one connection: what the new checks add to a diagnosis.
+  const iterations = quick ? 300 : 2000;
+  const secrets = STATES.map((state) => keys[state]);
+  const statement = await interleave(
+    DIAGNOSIS_VARIANTS,
+    { rounds, warmup: (variant) => timeDiagnoses(database.db, variant, secrets, MODEL, iterations / 4) },
+    (variant) => timeDiagnoses(database.db, variant, secrets, MODEL, iterations),
+  );
+  const server = await interleave(DIAGNOSIS_VARIANTS, { rounds }, (variant) =>
+    serverMicros(database.url, variant, secrets, MODEL, iterations / 2),
+  );
+  const [before = 'before: 3 checks', now = 'now: 5 checks'] = DIAGNOSIS_VARIANTS;
+  const ratios = pairedRatios(statement[now], statement[before]);
+  const serverRatios = pairedRatios(server[now], server[before]);
+  console.log(
+    `the diagnosis statement alone, sequential on one connection, ${iterations} per round over the ${STATES.length} keys; ${ROUNDS_LEGEND}\n`,
+  );
+  printTable(
+    ['statement', 'µs / diagnosis, client', 'now ÷ before', 'µs in the server (plan + execute)', 'now ÷ before'],
+    [
+      [before, medianWithSpread(statement[before], 1), '', medianWithSpread(server[before], 1), ''],
+      [
+        now,
+        medianWithSpread(statement[now], 1),
+        medianWithSpread(ratios, 2),
+        medianWithSpread(server[now], 1),
+        medianWithSpread(serverRatios, 2),
+      ],
+    ],
+  );
+  reportLine('enrichment-path', 'diagnosis_us_before_3_checks', median(statement[before]), null, null);
+  reportLine('enrichment-path', 'diagnosis_us_now_5_checks', median(statement[now]), null, null);
+  reportLine('enrichment-path', 'diagnosis_cost_ratio_now_over_before', median(ratios), null, null);
+  reportLine('enrichment-path', 'diagnosis_server_us_before_3_checks', median(server[before]), null, null);
+  reportLine('enrichment-path', 'diagnosis_server_us_now_5_checks', median(server[now]), null, null);
+  reportLine('enrichment-path', 'diagnosis_server_ratio_now_over_before', median(serverRatios), null, null);
 } finally {
   for (const server of servers.reverse()) await server.stop();
   await database.close();

@@ -33,3 +33,11 @@ export async function requireEndpoint(db: Database, name: string) {
   if (!endpoint) throw new CliError(`unknown endpoint ${JSON.stringify(name)}`);
   return endpoint;
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A key id as `keys list` shows it (a uuid); anything else is refused before a query. */
+export function requireKeyId(keyId: string): string {
+  if (!UUID.test(keyId)) throw new CliError(`bad key id ${JSON.stringify(keyId)}: expected the id \`keys list\` shows`);
+  return keyId;
+}

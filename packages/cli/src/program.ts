@@ -2,17 +2,21 @@ import { Command } from 'commander';
 import { registerCredits } from './commands/credits.ts';
 import { registerEndpoints } from './commands/endpoints.ts';
 import { registerExplain } from './commands/explain.ts';
+import { registerFeatureFlags } from './commands/feature-flags.ts';
 import { registerGroups } from './commands/groups.ts';
 import { registerKeys } from './commands/keys.ts';
 import { registerLedger } from './commands/ledger.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerModels } from './commands/models.ts';
 import { registerRules } from './commands/rules.ts';
+import { registerSpendCaps } from './commands/spend-caps.ts';
+import { registerTariffs } from './commands/tariffs.ts';
 import { registerUsers } from './commands/users.ts';
 
 /**
  * The `control-layer` program. Each command group lives in a file of its own under commands/ and
- * registers itself here; a new group is one new file and one line below.
+ * registers itself here; a new group is one new file and one line below, and so are commands
+ * added to an existing group.
  */
 export function createProgram(): Command {
   const program = new Command('control-layer')
@@ -34,6 +38,16 @@ export function createProgram(): Command {
     registerLedger,
   ]) {
     register(program);
+  }
+  // Commands that join an existing group (`keys cap`, `models tariff`, `users flag`).
+  for (const [group, register] of [
+    ['keys', registerSpendCaps],
+    ['models', registerTariffs],
+    ['users', registerFeatureFlags],
+  ] as const) {
+    const parent = program.commands.find((command) => command.name() === group);
+    if (!parent) throw new Error(`no ${group} command to extend`);
+    register(parent);
   }
   return program;
 }

@@ -6,8 +6,10 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { openDatabase } from '@control-layer/db';
-import { createGateway, createStubUpstream, listen } from '@control-layer/gateway';
+import { openDatabase, recordUsage } from '@control-layer/db';
+import { formatBalance } from '@control-layer/enrichment';
+import { cannedUsage, createGateway, createStubUpstream, listen } from '@control-layer/gateway';
+import { Decimal } from 'decimal.js';
 import { sql } from 'drizzle-orm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -85,6 +87,9 @@ test('sets up users, keys, a model, a group, a grant, a rule and credits', async
   for (const user of ['alice', 'bob']) await json(['groups', 'add-user', 'team', user]);
   await json(['groups', 'grant', 'team', 'chat']);
   await json(['rules', 'deny', 'chat', 'batch']);
+  // A price makes the model paid: without one the balance and caps would not apply to it.
+  const tariff = await json(['models', 'tariff', 'chat', '--input', '0.000001', '--output', '0.000002']);
+  assert.equal([tariff.input, tariff.output, tariff.purpose], ['0.000001', '0.000002', null]);
   assert.is((await json(['credits', 'grant', 'alice', '100'])).balance, '100.00');
   await json(['credits', 'grant', 'bob', '10', '--source-id', 'payment-1']);
   assert.is((await json(['credits', 'charge', 'bob', '12.25'])).balance, '-2.25');
@@ -160,7 +165,17 @@ test('through the gateway: a working key, each denial, and a 402', async () => {
     'model_access_denied',
   );
   const fine = await json(['explain', 'chat'], keys.alice);
-  assert.equal(fine, { explained: false, reason: 'allowed', status: 403, balance: '100.00' });
+  // Alice's one completion was charged at the tariff.
+  const tokens = cannedUsage({ messages: [{ role: 'user', content: 'hi' }] });
+  const charged = new Decimal('0.000001')
+    .times(tokens.prompt_tokens)
+    .plus(new Decimal('0.000002').times(tokens.completion_tokens));
+  assert.equal(fine, {
+    explained: false,
+    reason: 'allowed',
+    status: 403,
+    balance: formatBalance(new Decimal(100).minus(charged)),
+  });
   const human = await cli(['explain', 'chat'], keys.bob);
   assert.match(
     human.stdout,
@@ -296,7 +311,8 @@ test('ledger check finds a balance moved around the ledger, exits 1, and ledger 
 test('through `pnpm cli --json`, stdout is exactly the JSON document', async () => {
   const run = await runCli(['--json', 'balance', 'alice'], { env, viaPnpm: true });
   assert.is(run.code, 0, run.stderr);
-  assert.equal(JSON.parse(run.stdout), { user: 'alice', balance: '100.00' });
+  // Alice's completions through the stub were charged: the same balance as the tool reports directly.
+  assert.equal(JSON.parse(run.stdout), await json(['balance', 'alice']));
   const failed = await runCli(['balance', 'nobody', '--json'], { env, viaPnpm: true });
   assert.is.not(failed.code, 0);
   assert.is(failed.stdout, '');
@@ -358,5 +374,54 @@ for (const viaPnpm of [false, true]) {
     else assert.is.not(run.code, 0);
   });
 }
+
+test('caps, tariffs and flags: a spent cap, a free model, an exempt owner, and mistakes named', async () => {
+  const { db, close } = await openDatabase(database.url, { poolSize: 1 });
+  closers.push(close);
+  await json(['users', 'create', 'erin']);
+  await json(['groups', 'add-user', 'team', 'erin']);
+  const key = await json<{ id: string; secret: string }>(['keys', 'create', 'erin']);
+  await json(['credits', 'grant', 'erin', '5']);
+  const explain = async () =>
+    json<{ explained: boolean; error?: Record<string, unknown> }>(['explain', 'chat'], key.secret);
+
+  const capped = await json(['keys', 'cap', key.id, '1', '--interval', 'daily']);
+  assert.equal([capped.spendLimit, capped.interval, capped.windowSpend], ['1', 'daily', '0']);
+  await recordUsage(db, { apiKeyId: key.id, amount: new Decimal('1.5'), sourceId: 'cli-test-usage' });
+  const spent = await explain();
+  assert.is(spent.error?.code, 'spend_cap_exceeded');
+  assert.is(spent.error?.window_spend, '1.50');
+  assert.match(String(spent.error?.resets_at), /^\d{4}-\d{2}-\d{2}T00:00:00Z$/);
+  await json(['keys', 'reset-window', key.id]);
+  assert.is((await explain()).explained, false);
+  assert.equal(await json(['keys', 'uncap', key.id]), { id: key.id, spendLimit: null });
+  assertRefused(await cli(['keys', 'uncap', key.id]), /has no spending cap/);
+
+  // Erin owes money: refused on a paid model, let through on a free one or when exempt.
+  await json(['credits', 'charge', 'erin', '10']);
+  assert.is((await explain()).error?.code, 'insufficient_credits');
+  assert.is((await json(['models', 'end-tariff', 'chat'])).ended, 1);
+  assert.is((await explain()).explained, false);
+  await json(['models', 'tariff', 'chat', '--input', '0', '--output', '0.000002', '--purpose', 'batch']);
+  assert.is((await explain()).error?.code, 'insufficient_credits', 'a tariff for any purpose makes it paid');
+  assert.equal(await json(['users', 'flag', 'erin', 'ALLOW_NEGATIVE_BALANCE', 'on']), {
+    user: 'erin',
+    flag: 'ALLOW_NEGATIVE_BALANCE',
+    enabled: true,
+  });
+  assert.is((await explain()).explained, false);
+  await json(['users', 'flag', 'erin', 'ALLOW_NEGATIVE_BALANCE', 'off']);
+  assert.is((await explain()).error?.code, 'insufficient_credits');
+
+  assertRefused(await cli(['keys', 'cap', 'not-an-id', '1']), /bad key id/);
+  assertRefused(await cli(['keys', 'cap', '00000000-0000-4000-8000-000000000000', '1']), /unknown or revoked key/);
+  assertRefused(await cli(['keys', 'cap', key.id, '0']), /greater than 0/);
+  assertRefused(await cli(['keys', 'cap', key.id, '1', '--interval', 'hourly']), /hourly/);
+  assertRefused(await cli(['models', 'tariff', 'chat', '--input', '-1', '--output', '0']), /bad input price/);
+  assertRefused(await cli(['models', 'tariff', 'chat', '--input', '0.000000001', '--output', '0']), /decimal places/);
+  assertRefused(await cli(['models', 'end-tariff', 'nowhere']), /unknown model/);
+  assertRefused(await cli(['users', 'flag', 'erin', 'lower-case', 'on']), /unknown feature flag "lower-case"/);
+  assertRefused(await cli(['users', 'flag', 'erin', 'X', 'maybe']), /maybe/);
+});
 
 test.run();

@@ -15,3 +15,21 @@ export class SourceIdConflictError extends Error {
 export class InvalidAmountError extends RangeError {
   override readonly name = 'InvalidAmountError';
 }
+
+/** A query named an API key (by id) that does not exist or is deleted. */
+export class UnknownApiKeyError extends Error {
+  override readonly name = 'UnknownApiKeyError';
+  constructor(readonly apiKeyId: string) {
+    super(`no live API key with id ${apiKeyId}`);
+  }
+}
+
+/** A spending cap the schema cannot hold: a limit not above zero, an unknown interval, a cap on a child key. */
+export class InvalidSpendCapError extends RangeError {
+  override readonly name = 'InvalidSpendCapError';
+}
+
+/** A price per token the tariff table cannot hold: negative, too large or beyond 8 decimal places. */
+export class InvalidPriceError extends RangeError {
+  override readonly name = 'InvalidPriceError';
+}

@@ -6,7 +6,13 @@ export type { DatabaseTarget } from './database-url.ts';
 export { DATABASE_URL_FORMS, DatabaseUrlError, describeTarget, maskUrl, parseDatabaseUrl } from './database-url.ts';
 export type { ErrorDescription } from './describe-error.ts';
 export { describeError, stackFrames } from './describe-error.ts';
-export { InvalidAmountError, SourceIdConflictError } from './errors.ts';
+export {
+  InvalidAmountError,
+  InvalidPriceError,
+  InvalidSpendCapError,
+  SourceIdConflictError,
+  UnknownApiKeyError,
+} from './errors.ts';
 export type { TrafficRuleInput } from './queries/access.ts';
 export * from './queries/access.ts';
 export { isPossibleAlias, isStorableText, MAX_ALIAS_BYTES } from './queries/access-sql.ts';
@@ -15,16 +21,25 @@ export * from './queries/api-keys.ts';
 export type { CreateTransactionInput, RecordedTransaction } from './queries/credits.ts';
 export * from './queries/credits.ts';
 export * from './queries/endpoints.ts';
-export type { DenialFacts } from './queries/explain-denial.ts';
+export type { DenialFacts, ExplainDenialOptions, SpendCapFacts } from './queries/explain-denial.ts';
 export * from './queries/explain-denial.ts';
+export * from './queries/feature-flags.ts';
 export * from './queries/groups.ts';
 export type { LedgerCheck, LedgerDrift, LedgerRebuild } from './queries/ledger-integrity.ts';
 export { checkLedger, rebuildCheckpoints } from './queries/ledger-integrity.ts';
+export type { ListedModel, ListModelsOptions } from './queries/model-list.ts';
+export * from './queries/model-list.ts';
 export type { DeployedModelListing } from './queries/models.ts';
 export * from './queries/models.ts';
 export type { PreparedStatementOptions } from './queries/prepared-statement.ts';
 export { preparedStatement, useNamedStatements } from './queries/prepared-statement.ts';
 export * from './queries/rules.ts';
+export type { RecordUsageInput } from './queries/spend.ts';
+export * from './queries/spend.ts';
+export type { SpendCapInput } from './queries/spend-caps.ts';
+export * from './queries/spend-caps.ts';
+export type { SetTariffInput } from './queries/tariffs.ts';
+export * from './queries/tariffs.ts';
 export * from './queries/users.ts';
 export type { ReadRouter, ReadRouterOptions, ReplicaState } from './read-router.ts';
 export { createReadRouter } from './read-router.ts';

@@ -1,12 +1,15 @@
 import type {
+  apiKeySpendCheckpoints,
   apiKeys,
   creditsTransactions,
   deployedModels,
   deploymentGroups,
   groups,
   inferenceEndpoints,
+  modelTariffs,
   modelTrafficRules,
   userBalanceCheckpoints,
+  userFeatureFlags,
   userGroups,
   users,
 } from './schema/index.ts';
@@ -26,3 +29,6 @@ export type DeployedModel = typeof deployedModels.$inferSelect;
 export type NewDeployedModel = typeof deployedModels.$inferInsert;
 export type DeploymentGroup = typeof deploymentGroups.$inferSelect;
 export type TrafficRule = typeof modelTrafficRules.$inferSelect;
+export type SpendCheckpoint = typeof apiKeySpendCheckpoints.$inferSelect;
+export type ModelTariff = typeof modelTariffs.$inferSelect;
+export type UserFeatureFlag = typeof userFeatureFlags.$inferSelect;

@@ -111,8 +111,19 @@ test('report the facts of the seed cases', () =>
     const { key } = await fixtureWorld(db);
     const member = await explainDenial(db, key('member:batch'), 'private-model');
     assert.equal(
-      { ...member, balance: member?.balance.toFixed(2), userId: undefined },
-      { userId: undefined, purpose: 'batch', hasModelAccess: true, deniedPurpose: 'batch', balance: '50.00' },
+      { ...member, balance: member?.balance.toFixed(2), userId: undefined, keyId: undefined },
+      {
+        keyId: undefined,
+        userId: undefined,
+        purpose: 'batch',
+        isSystemKey: false,
+        hasModelAccess: true,
+        deniedPurpose: 'batch',
+        balance: '50.00',
+        balanceExempt: false,
+        modelIsFree: true,
+        spendCap: null,
+      },
     );
     const outsider = await explainDenial(db, key('outsider:realtime'), 'private-model');
     assert.is(outsider?.hasModelAccess, false);

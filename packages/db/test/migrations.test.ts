@@ -49,6 +49,27 @@ test('reject a key purpose outside the four known ones and a non-hex secret hash
     await insert('batch', 'c'.repeat(64));
   }));
 
+test('inline the cap window functions into their callers, and pin search_path in the other new functions', () =>
+  withTestDatabase(async (db) => {
+    const plan = rowsOf<{ 'QUERY PLAN': string }>(
+      await db.execute(sql`explain verbose select api_key_cap_window_current(now() - interval '1 day', 'weekly'),
+                                                  api_key_cap_window_resets_at('monthly')`),
+    )
+      .map((row) => row['QUERY PLAN'])
+      .join('\n');
+    assert.not.ok(plan.includes('api_key_cap_window'), plan);
+    const pinned = rowsOf<{ proname: string; config: string | null }>(
+      await db.execute(sql`select proname, array_to_string(proconfig, ',') as config from pg_proc
+        where pronamespace = 'public'::regnamespace and proname in (
+          'api_key_spend_window_order', 'credits_transactions_fold_into_spend',
+          'credits_transactions_notify_zero_crossing', 'notify_auth_config_changed',
+          'api_keys_notify_config_change', 'users_notify_deletion_change', 'explain_denial')`),
+    );
+    assert.is(pinned.length, 7);
+    for (const { proname, config } of pinned)
+      assert.match(config ?? '', /^search_path=pg_catalog, public, pg_temp(,|$)/, proname);
+  }));
+
 test('apply on embedded PGlite with the same schema and seed rows', async () => {
   const { db, driver, close } = await openDatabase('memory://');
   try {

@@ -105,6 +105,8 @@ export function sendError(ctx: Context, code: ErrorCode, message: string, extras
   ctx.status = ERROR_SPECS[code].status;
   ctx.body = errorEnvelope(code, message, requestIdOf(ctx), extras);
   ctx.type = 'application/json';
-  // The SDKs check this header before the status: a denial or an oversize body won't pass on retry.
-  if (ctx.status < 500 && ctx.status !== 408) ctx.set('x-should-retry', 'false');
+  // The SDKs check this header before the status: a denial or an oversize body won't pass on
+  // retry; a retryable code (a cap window that has just reset) will.
+  if (ERROR_SPECS[code].retryable) ctx.set('x-should-retry', 'true');
+  else if (ctx.status < 500 && ctx.status !== 408) ctx.set('x-should-retry', 'false');
 }

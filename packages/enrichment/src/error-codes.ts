@@ -3,9 +3,15 @@
  * table below knows its status and type (design.md §4).
  */
 export const ERROR_CODES = [
+  'non_inference_key',
   'model_access_denied',
   'modality_blocked',
   'insufficient_credits',
+  'spend_cap_exceeded',
+  'spend_cap_reset_pending',
+  'missing_authorization',
+  'invalid_api_key',
+  'invalid_query_parameter',
   'request_too_large',
   'upstream_unavailable',
   'upstream_timeout',
@@ -18,24 +24,44 @@ export const ERROR_CODES = [
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-/** The codes that explain a router's denial. */
-export const DENIAL_CODES = ['model_access_denied', 'modality_blocked', 'insufficient_credits'] as const;
+/** The codes that explain a router's denial, in the order the checks run. */
+export const DENIAL_CODES = [
+  'non_inference_key',
+  'model_access_denied',
+  'modality_blocked',
+  'insufficient_credits',
+  'spend_cap_exceeded',
+  'spend_cap_reset_pending',
+] as const;
 export type DenialCode = (typeof DENIAL_CODES)[number];
 
 /** OpenAI error `type`s we use; the SDKs expose them as `err.type`. */
-export type ErrorType = 'invalid_request_error' | 'insufficient_quota' | 'api_error';
+export type ErrorType =
+  | 'invalid_request_error'
+  | 'insufficient_quota'
+  | 'rate_limit_error'
+  | 'authentication_error'
+  | 'api_error';
 
 export interface ErrorSpec {
   status: number;
   type: ErrorType;
   /** The request field at fault, as OpenAI's `param`. */
   param: string | null;
+  /** The same request may succeed shortly: `x-should-retry: true` instead of `false`. */
+  retryable?: true;
 }
 
 export const ERROR_SPECS: Record<ErrorCode, ErrorSpec> = {
+  non_inference_key: { status: 403, type: 'invalid_request_error', param: null },
   model_access_denied: { status: 403, type: 'invalid_request_error', param: 'model' },
   modality_blocked: { status: 403, type: 'invalid_request_error', param: 'model' },
   insufficient_credits: { status: 402, type: 'insufficient_quota', param: null },
+  spend_cap_exceeded: { status: 402, type: 'insufficient_quota', param: null },
+  spend_cap_reset_pending: { status: 429, type: 'rate_limit_error', param: null, retryable: true },
+  missing_authorization: { status: 401, type: 'authentication_error', param: null },
+  invalid_api_key: { status: 401, type: 'authentication_error', param: null },
+  invalid_query_parameter: { status: 400, type: 'invalid_request_error', param: null },
   request_too_large: { status: 413, type: 'invalid_request_error', param: null },
   upstream_unavailable: { status: 502, type: 'api_error', param: null },
   upstream_timeout: { status: 504, type: 'api_error', param: null },

@@ -1,6 +1,7 @@
 import { type DenialFacts, describeError } from '@control-layer/db';
 import type { Context, Middleware, Next } from 'koa';
 import { bearerToken } from './bearer-token.ts';
+import { createBoundaryResync } from './boundary-resync.ts';
 import { captureBody, SMALL_BODY_BYTES } from './capture-body.ts';
 import { DeadlineExceededError, withDeadline } from './deadline.ts';
 import { denialLookup } from './denial-lookup.ts';
@@ -18,9 +19,11 @@ function isForbidden(error: unknown): boolean {
 
 /**
  * Explains a router's bare 403: when the request carried a bearer key that the database knows,
- * the response becomes a 403 naming the model the owner cannot reach, a 403 naming the key's
- * blocked purpose, or a 402 with the balance; anything else passes through untouched. Mount it
- * in front of whatever answers the inference routes.
+ * the response becomes a 403 for a key that cannot do inference, a 403 naming the model the
+ * owner cannot reach, a 403 naming the key's blocked purpose, a 402 with the balance, a 402 with
+ * the key's spent cap, or a retriable 429 when the cap's window has just reset (the router is
+ * then told to reload); anything else passes through untouched. Mount it in front of whatever
+ * answers the inference routes.
  *
  * The body is read once (bounded by `maxBodyBytes`) and handed on unchanged; it is parsed only
  * when a 403 needs the model. A diagnosis costs one SQL statement; when the database fails or
@@ -31,11 +34,26 @@ function isForbidden(error: unknown): boolean {
  * app.use(errorEnrichment({ db, timeoutMs: 500, logger: pino() }));
  */
 export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
-  const { db, readDb, coalesce, coalesceWindowMs, maxBodyBytes, linger, timeoutMs, logger, onEnriched, onPassThrough } =
-    resolveOptions(options);
+  const {
+    db,
+    readDb,
+    coalesce,
+    coalesceWindowMs,
+    maxBodyBytes,
+    linger,
+    timeoutMs,
+    logger,
+    onEnriched,
+    onPassThrough,
+    boundaryResyncIntervalMs,
+  } = resolveOptions(options);
   // The diagnosis statement: on the replica when there is a fresh one, shared by concurrent
   // diagnoses of the same key and model (see denialLookup).
   const lookupDenial = denialLookup({ db, coalesce, coalesceWindowMs, ...(readDb && { readDb }) });
+  // Notifications are writes: always on the primary.
+  const boundaryResync = createBoundaryResync(db, boundaryResyncIntervalMs, (error) =>
+    logger.warn({ err: describeError(error) }, 'spend-cap boundary notify failed'),
+  );
 
   return async function errorEnrichment(ctx: Context, next: Next): Promise<void> {
     const req = ctx.req;
@@ -146,6 +164,9 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
 
     restoreOwnHeaders(ctx, ownHeaders);
     sendError(ctx, denial.code, denial.message, denial.extras);
+    // Kept after restoreOwnHeaders: a rule's own headers (retry-after on a pending reset) are ours.
+    for (const [name, value] of Object.entries(denial.headers ?? {})) ctx.set(name, value);
+    if (denial.code === 'spend_cap_reset_pending') boundaryResync.fire();
     recordOutcome(ctx, { enriched: denial.code });
     onEnriched({ code: denial.code, status: ERROR_SPECS[denial.code].status, requestId: requestIdOf(ctx) });
   };

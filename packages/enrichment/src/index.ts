@@ -1,10 +1,12 @@
 export { bearerToken } from './bearer-token.ts';
+export type { BoundaryResync } from './boundary-resync.ts';
+export { AUTH_CONFIG_CHANGED_CHANNEL, createBoundaryResync } from './boundary-resync.ts';
 export { isRequestTooLarge, RequestTooLargeError, takeWholeBody } from './capturing-request.ts';
 export { coalesce } from './coalesce.ts';
 export { DeadlineExceededError, withDeadline } from './deadline.ts';
 export type { DenialLookup, ReadSource } from './denial-lookup.ts';
 export { denialLookup } from './denial-lookup.ts';
-export type { Denial } from './diagnose.ts';
+export type { Denial, DenialRule } from './denial-rule.ts';
 export { diagnoseDenial } from './diagnose.ts';
 export type { ErrorBody, ErrorExtras } from './envelope.ts';
 export { errorEnvelope, isSaneRequestId, requestIdOf, restoreOwnHeaders, sendError } from './envelope.ts';
@@ -15,13 +17,17 @@ export type { LingerLimits } from './lingering-close.ts';
 export { DEFAULT_LINGER, lingerAfterAnswer } from './lingering-close.ts';
 export {
   formatBalance,
+  formatDollars,
   INSUFFICIENT_CREDITS_MESSAGE,
   INVALID_API_KEY_MESSAGE,
   MAX_QUOTED_MODEL_CHARS,
   modalityBlockedMessage,
   modalityLabel,
   modelAccessDeniedMessage,
+  nonInferenceKeyMessage,
   quotedModel,
+  SPEND_CAP_RESET_PENDING_MESSAGE,
+  spendCapExceededMessage,
 } from './messages.ts';
 export { modelOf } from './model-name.ts';
 export type {
@@ -32,6 +38,7 @@ export type {
   PassThroughReason,
 } from './options.ts';
 export {
+  DEFAULT_BOUNDARY_RESYNC_INTERVAL_MS,
   DEFAULT_COALESCE_WINDOW_MS,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_TIMEOUT_MS,
@@ -40,5 +47,6 @@ export {
 } from './options.ts';
 export type { EnrichmentOutcome } from './outcome.ts';
 export { hasBody } from './request-body.ts';
-export type { AccessDenialCode, AccessVerdict } from './validate-access.ts';
-export { ACCESS_DENIAL_CODES, validateApiKeyModelAccess } from './validate-access.ts';
+export { DENIAL_RULES, SPEND_CAP_RETRY_AFTER_SECONDS } from './rules/index.ts';
+export type { AccessDenialCode, AccessVerdict, ValidateAccessOptions } from './validate-access.ts';
+export { ACCESS_DENIAL_CODES, FLEX_DISPATCH_PURPOSE, validateApiKeyModelAccess } from './validate-access.ts';

@@ -60,3 +60,21 @@ export const INVALID_API_KEY_MESSAGE = 'Invalid API key';
 export function formatBalance(balance: Decimal): string {
   return balance.decimalPlaces() < 2 ? balance.toFixed(2) : balance.toFixed();
 }
+
+export function nonInferenceKeyMessage(purpose: string): string {
+  return `API keys with purpose '${purpose}' cannot be used for inference requests.`;
+}
+
+/** Dollars in a message, to the cent (half to even, as dwctl's `round_dp(2)`): `$10.00`, `$10.50`. */
+export function formatDollars(amount: Decimal): string {
+  return `$${amount.toDecimalPlaces(2, 6).toFixed(2)}`;
+}
+
+/** `resetsAt` is RFC 3339 in whole seconds; null for a one-off cap, whose message names no reset. */
+export function spendCapExceededMessage(limit: Decimal, spent: Decimal, resetsAt: string | null): string {
+  const resets = resetsAt === null ? '' : `; resets ${resetsAt}`;
+  return `API key has reached its spending cap of ${formatDollars(limit)} (spent ${formatDollars(spent)} this period${resets}). Raise or remove the cap to resume.`;
+}
+
+export const SPEND_CAP_RESET_PENDING_MESSAGE =
+  'Spending cap window has reset; the key is being reinstated. Retry shortly.';

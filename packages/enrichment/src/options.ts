@@ -80,6 +80,12 @@ export interface ErrorEnrichmentOptions {
    * @default 100
    */
   coalesceWindowMs?: number;
+  /**
+   * Least time between two `api_key_spend_cap_boundary` notifications to the router, in ms
+   * (per middleware, so per process in the gateway).
+   * @default 60000
+   */
+  boundaryResyncIntervalMs?: number;
   /** Called after a response was replaced by an explained error. */
   onEnriched?: (event: EnrichedEvent) => void;
   /** Called when a response is left as it was, with the reason. */
@@ -97,6 +103,7 @@ export interface ResolvedOptions {
   logger: EnrichmentLogger;
   onEnriched: (event: EnrichedEvent) => void;
   onPassThrough: (event: PassThroughEvent) => void;
+  boundaryResyncIntervalMs: number;
 }
 
 /** Thrown by `errorEnrichment()` itself, at start-up, for options it cannot work with. */
@@ -107,6 +114,7 @@ export class EnrichmentOptionsError extends TypeError {
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_TIMEOUT_MS = 1000;
 export const DEFAULT_COALESCE_WINDOW_MS = 100;
+export const DEFAULT_BOUNDARY_RESYNC_INTERVAL_MS = 60_000;
 // setTimeout's ceiling; a larger delay fires at once.
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -144,6 +152,7 @@ export function resolveOptions(options: ErrorEnrichmentOptions): ResolvedOptions
     lingeringTimeMs = DEFAULT_LINGER.lingeringTimeMs,
     lingeringTimeoutMs = DEFAULT_LINGER.lingeringTimeoutMs,
     logger = silent,
+    boundaryResyncIntervalMs = DEFAULT_BOUNDARY_RESYNC_INTERVAL_MS,
   } = options;
   if (!db || !isFunction((db as { execute?: unknown }).execute)) {
     throw new EnrichmentOptionsError('errorEnrichment: `db` must be a database from openDatabase()');
@@ -167,6 +176,11 @@ export function resolveOptions(options: ErrorEnrichmentOptions): ResolvedOptions
         `errorEnrichment: \`${name}\` must be between 1 and ${MAX_TIMER_MS}, got ${value}`,
       );
     }
+  }
+  if (!Number.isFinite(boundaryResyncIntervalMs) || boundaryResyncIntervalMs < 0) {
+    throw new EnrichmentOptionsError(
+      `errorEnrichment: \`boundaryResyncIntervalMs\` must be a non-negative number, got ${boundaryResyncIntervalMs}`,
+    );
   }
   if (!isFunction(logger?.warn)) {
     throw new EnrichmentOptionsError('errorEnrichment: `logger` must have a warn(fields, message) method');
@@ -199,5 +213,6 @@ export function resolveOptions(options: ErrorEnrichmentOptions): ResolvedOptions
     logger,
     onEnriched: guarded(options.onEnriched, 'onEnriched', logger),
     onPassThrough: guarded(options.onPassThrough, 'onPassThrough', logger),
+    boundaryResyncIntervalMs,
   };
 }

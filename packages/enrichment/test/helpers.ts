@@ -2,6 +2,7 @@ import type { ApiKeyPurpose, Database } from '@control-layer/db';
 import { addDeploymentToGroup, addUserToGroup, setTrafficRule } from '@control-layer/db';
 import {
   addTestCredits,
+  addTestTariff,
   createTestApiKey,
   createTestEndpoint,
   createTestGroup,
@@ -40,12 +41,15 @@ export function createApp(options: ErrorEnrichmentOptions, downstream: Downstrea
   return app;
 }
 
-/** A user with a key of `purpose`, optionally credits, in a group granted `alias` (unless `grant: false`). */
+/**
+ * A user with a key of `purpose`, optionally credits, in a group granted `alias` (unless
+ * `grant: false`); the model has a paid tariff unless `paid: false`.
+ */
 export async function keyHolder(
   db: Database,
-  options: { purpose?: ApiKeyPurpose; credits?: string | null; alias?: string; grant?: boolean } = {},
+  options: { purpose?: ApiKeyPurpose; credits?: string | null; alias?: string; grant?: boolean; paid?: boolean } = {},
 ) {
-  const { purpose = 'realtime', credits = '50.00', alias = 'authorized-model', grant = true } = options;
+  const { purpose = 'realtime', credits = '50.00', alias = 'authorized-model', grant = true, paid = true } = options;
   const user = await createTestUser(db);
   const { key, secret } = await createTestApiKey(db, user.id, purpose);
   if (credits !== null) await addTestCredits(db, user.id, credits);
@@ -54,6 +58,7 @@ export async function keyHolder(
   const group = await createTestGroup(db);
   await addUserToGroup(db, user.id, group.id);
   if (grant) await addDeploymentToGroup(db, deploymentId, group.id, user.id);
+  if (paid) await addTestTariff(db, deploymentId);
   return { user, key, secret, endpointId, deploymentId, group };
 }
 

@@ -1,5 +1,6 @@
 import {
   type ApiKeyPurpose,
+  activeTariffs,
   addDeploymentToGroup,
   addUserToGroup,
   apiKeys,
@@ -14,7 +15,10 @@ import {
   groups,
   hashSecret,
   inferenceEndpoints,
+  recordUsage,
   SYSTEM_USER_ID,
+  setApiKeySpendCap,
+  setModelTariff,
   setTrafficRule,
   type TransactionType,
   users,
@@ -22,8 +26,14 @@ import {
 import { Decimal } from 'decimal.js';
 import { eq } from 'drizzle-orm';
 
-/** The model every demo request names. */
+/** The paid model most demo requests name. */
 export const DEMO_MODEL = 'demo-chat';
+/** A model without a tariff: the balance and caps do not apply to it. */
+export const DEMO_FREE_MODEL = 'demo-free';
+/** What the demo's paid model costs per token (a completion of the stub costs a few thousandths of a cent). */
+const DEMO_PRICES = { input: new Decimal('0.000001'), output: new Decimal('0.000002') };
+/** The capped demo key's one-off cap, spent by the seed. */
+const DEMO_CAP = new Decimal('1.00');
 
 /** A demo key's plaintext: `sk-` and 43 base64url characters, like a real key, but memorable. */
 function demoSecret(label: string): string {
@@ -36,6 +46,8 @@ export const DEMO_KEYS = {
   modalityBlocked: demoSecret('batch-key'),
   noCredits: demoSecret('no-credits'),
   noAccess: demoSecret('no-access'),
+  platform: demoSecret('platform'),
+  capped: demoSecret('capped'),
 } as const;
 
 interface DemoUser {
@@ -43,7 +55,7 @@ interface DemoUser {
   /** Member of the group that reaches the demo model. */
   member: boolean;
   credits: { type: TransactionType; amount: string }[];
-  keys: { secret: string; purpose: ApiKeyPurpose }[];
+  keys: { secret: string; purpose: ApiKeyPurpose; capped?: true }[];
 }
 
 const DEMO_USERS: DemoUser[] = [
@@ -54,6 +66,8 @@ const DEMO_USERS: DemoUser[] = [
     keys: [
       { secret: DEMO_KEYS.working, purpose: 'realtime' },
       { secret: DEMO_KEYS.modalityBlocked, purpose: 'batch' },
+      { secret: DEMO_KEYS.platform, purpose: 'platform' },
+      { secret: DEMO_KEYS.capped, purpose: 'realtime', capped: true },
     ],
   },
   {
@@ -73,11 +87,26 @@ const DEMO_USERS: DemoUser[] = [
   },
 ];
 
+async function findOrCreateModel(tx: Database, alias: string, endpointId: string): Promise<string> {
+  return (
+    (await tx.select().from(deployedModels).where(eq(deployedModels.alias, alias)))[0]?.id ??
+    (
+      await createDeployedModel(tx, {
+        modelName: `stub-${alias}`,
+        alias,
+        hostedOn: endpointId,
+        createdBy: SYSTEM_USER_ID,
+      })
+    ).id
+  );
+}
+
 /**
- * Seed the demo world: `demo-chat` reachable through `demo-group`, batch keys denied on it;
- * alice (member, credits), bob (member, balance -15) and carol (credits, not a member). Every
- * row is found before it is made and ledger rows carry fixed source ids, so seeding again (each
- * restart) changes nothing.
+ * Seed the demo world: `demo-chat` (paid) and `demo-free` (no tariff) reachable through
+ * `demo-group`, batch keys denied on `demo-chat`; alice (member, credits, with a platform key and
+ * a key whose $1 one-off cap is spent), bob (member, balance -15) and carol (credits, not a
+ * member). Every row is found before it is made and ledger rows carry fixed source ids, so
+ * seeding again (each restart) changes nothing.
  */
 export async function seedDemoData(db: Database): Promise<void> {
   await db.transaction(async (tx) => {
@@ -90,20 +119,21 @@ export async function seedDemoData(db: Database): Promise<void> {
           createdBy: SYSTEM_USER_ID,
         })
       ).id;
-    const modelId =
-      (await tx.select().from(deployedModels).where(eq(deployedModels.alias, DEMO_MODEL)))[0]?.id ??
-      (
-        await createDeployedModel(tx, {
-          modelName: 'stub-chat',
-          alias: DEMO_MODEL,
-          hostedOn: endpointId,
-          createdBy: SYSTEM_USER_ID,
-        })
-      ).id;
+    const modelId = await findOrCreateModel(tx, DEMO_MODEL, endpointId);
+    const freeModelId = await findOrCreateModel(tx, DEMO_FREE_MODEL, endpointId);
+    if ((await activeTariffs(tx, modelId)).length === 0) {
+      await setModelTariff(tx, {
+        deployedModelId: modelId,
+        name: 'demo tariff',
+        inputPricePerToken: DEMO_PRICES.input,
+        outputPricePerToken: DEMO_PRICES.output,
+      });
+    }
     const groupId =
       (await tx.select().from(groups).where(eq(groups.name, 'demo-group')))[0]?.id ??
       (await createGroup(tx, { name: 'demo-group', description: 'Reaches demo-chat', createdBy: SYSTEM_USER_ID })).id;
     await addDeploymentToGroup(tx, modelId, groupId, SYSTEM_USER_ID);
+    await addDeploymentToGroup(tx, freeModelId, groupId, SYSTEM_USER_ID);
     await setTrafficRule(tx, { deployedModelId: modelId, apiKeyPurpose: 'batch', action: 'deny' });
 
     for (const demo of DEMO_USERS) {
@@ -133,13 +163,23 @@ export async function seedDemoData(db: Database): Promise<void> {
           .from(apiKeys)
           .where(eq(apiKeys.secretHash, hashSecret(key.secret)));
         if (existing) continue;
-        await createApiKey(tx, {
+        const created = await createApiKey(tx, {
           userId,
           createdBy: userId,
-          name: `${demo.username} ${key.purpose}`,
+          name: `${demo.username} ${key.purpose}${key.capped ? ' capped' : ''}`,
           purpose: key.purpose,
           secret: key.secret,
         });
+        if (key.capped) {
+          // Spent by real usage, folded into the cap's window like any other.
+          await setApiKeySpendCap(tx, created.key.id, { limit: DEMO_CAP, interval: null });
+          await recordUsage(tx, {
+            apiKeyId: created.key.id,
+            amount: DEMO_CAP,
+            sourceId: `demo-seed:${demo.username}:capped-usage`,
+            description: 'demo data',
+          });
+        }
       }
     }
   });
@@ -154,10 +194,10 @@ export interface DemoCommand {
 /** Ready-to-paste `curl` commands against the gateway, one per outcome the demo data shows. */
 export function demoCurlCommands(baseUrl: string): DemoCommand[] {
   const url = `${baseUrl}/ai/v1/chat/completions`;
-  const body = (stream: boolean) =>
-    JSON.stringify({ model: DEMO_MODEL, messages: [{ role: 'user', content: 'Hello' }], ...(stream && { stream }) });
-  const curl = (key: string, stream = false) =>
-    `curl -sS${stream ? 'N' : ''} ${url} -H 'authorization: Bearer ${key}' -H 'content-type: application/json' -d '${body(stream)}'`;
+  const body = (stream: boolean, model: string) =>
+    JSON.stringify({ model, messages: [{ role: 'user', content: 'Hello' }], ...(stream && { stream }) });
+  const curl = (key: string, stream = false, model = DEMO_MODEL) =>
+    `curl -sS${stream ? 'N' : ''} ${url} -H 'authorization: Bearer ${key}' -H 'content-type: application/json' -d '${body(stream, model)}'`;
   return [
     { title: 'a working key: a chat completion', command: curl(DEMO_KEYS.working) },
     { title: 'the same, streamed as server-sent events', command: curl(DEMO_KEYS.working, true) },
@@ -165,5 +205,15 @@ export function demoCurlCommands(baseUrl: string): DemoCommand[] {
     { title: "the key's purpose is blocked: 403 modality_blocked", command: curl(DEMO_KEYS.modalityBlocked) },
     { title: 'no credits left: 402 insufficient_credits', command: curl(DEMO_KEYS.noCredits) },
     { title: "an unknown key: the router's bare 403 forbidden, untouched", command: curl(demoSecret('unknown')) },
+    { title: 'a platform key used for inference: 403 non_inference_key', command: curl(DEMO_KEYS.platform) },
+    { title: 'a key over its spending cap: 402 spend_cap_exceeded', command: curl(DEMO_KEYS.capped) },
+    {
+      title: 'a free model, used by a user with no credits: a chat completion',
+      command: curl(DEMO_KEYS.noCredits, false, DEMO_FREE_MODEL),
+    },
+    {
+      title: 'the models a key reaches: the OpenAI model list',
+      command: `curl -sS ${baseUrl}/ai/v1/models -H 'authorization: Bearer ${DEMO_KEYS.working}'`,
+    },
   ];
 }

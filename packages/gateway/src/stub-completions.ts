@@ -26,16 +26,17 @@ function countTokens(messages: unknown): number {
   return count;
 }
 
-function usage(request: ChatRequest) {
+/** The token counts of the canned answer to `request`: what it is charged for. */
+export function cannedUsage(request: Pick<ChatRequest, 'messages'>) {
   const prompt = countTokens(request.messages);
   const completion = CANNED_REPLY.split(/\s+/).length;
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
 
 /** A chat completion in OpenAI's shape. */
-export function cannedCompletion(request: ChatRequest) {
+export function cannedCompletion(request: ChatRequest, id = `chatcmpl-stub-${randomUUID()}`) {
   return {
-    id: `chatcmpl-stub-${randomUUID()}`,
+    id,
     object: 'chat.completion',
     created: Math.floor(Date.now() / 1000),
     model: request.model,
@@ -48,13 +49,12 @@ export function cannedCompletion(request: ChatRequest) {
         finish_reason: 'stop',
       },
     ],
-    usage: usage(request),
+    usage: cannedUsage(request),
   };
 }
 
 /** The chunks of the same answer streamed: a role delta, one delta per word, a stop, maybe usage. */
-export function cannedChunks(request: ChatRequest): object[] {
-  const id = `chatcmpl-stub-${randomUUID()}`;
+export function cannedChunks(request: ChatRequest, id = `chatcmpl-stub-${randomUUID()}`): object[] {
   const created = Math.floor(Date.now() / 1000);
   const chunk = (delta: object, finishReason: string | null) => ({
     id,
@@ -74,7 +74,7 @@ export function cannedChunks(request: ChatRequest): object[] {
       created,
       model: request.model,
       choices: [],
-      usage: usage(request),
+      usage: cannedUsage(request),
     });
   }
   return chunks;

@@ -1,16 +1,12 @@
-import {
-  type Database,
-  type DenialFacts,
-  deployedModels,
-  explainDenial,
-  isPossibleAlias,
-  NIL_UUID,
-} from '@control-layer/db';
+import { randomUUID } from 'node:crypto';
+import { type Database, type DenialFacts, deployedModels, explainDenial, isPossibleAlias } from '@control-layer/db';
 import Router from '@koa/router';
 import { and, eq } from 'drizzle-orm';
 import Koa, { type Context, type Next } from 'koa';
 import { koaBody } from 'koa-body';
-import { cannedChunks, cannedCompletion, eventStream } from './stub-completions.ts';
+import { admits } from './stub-admission.ts';
+import { chargeUsage } from './stub-billing.ts';
+import { cannedChunks, cannedCompletion, cannedUsage, eventStream } from './stub-completions.ts';
 
 export interface StubUpstreamOptions {
   /** The database the keys, groups, rules and balances are read from. */
@@ -38,16 +34,11 @@ function rawJson(ctx: Context, status: number, body: string): void {
   ctx.body = body;
 }
 
-/**
- * Whether onwards would have the key in the model's key set and let it through: the key is the
- * system key or its owner reaches the model with a balance above zero, and no deny rule matches
- * the key's purpose.
- */
-function admits(facts: DenialFacts | null): boolean {
-  if (facts === null || facts.deniedPurpose !== null) return false;
-  // The system key (nil user) is in every model's key set, whatever its groups and balance.
-  if (facts.userId === NIL_UUID) return true;
-  return facts.hasModelAccess === true && facts.balance.gt(0);
+declare module 'koa' {
+  interface DefaultState {
+    /** The admitted key's facts, for charging the completion. */
+    stubFacts?: DenialFacts;
+  }
 }
 
 /** Onwards reads the key with `strip_prefix("Bearer ")`: case-sensitive, untrimmed. */
@@ -57,10 +48,11 @@ function bearer(header: string): string | null {
 
 /**
  * A stand-in for the dwctl router ("onwards") on `/v1/*`, deciding from the same database as
- * error enrichment: 404 `model_not_found` for an unknown alias, 401 without a bearer token, the
- * bare 403 for a key that is unknown or deleted, whose owner cannot reach the model, has a
- * balance ≤ 0, or whose purpose a deny rule blocks; otherwise a canned chat completion, as
- * server-sent events when the request says `"stream": true`. Checks run in onwards' order.
+ * error enrichment: 404 `model_not_found` for an unknown or inactive alias, 401 without a bearer
+ * token, the bare 403 for a key the router would not admit (see `admits`); otherwise a canned
+ * chat completion, as server-sent events when the request says `"stream": true`, charged as usage
+ * against the key when the model has an active tariff. Checks run in onwards' order. A database
+ * failure is a 503 in the JSON envelope, never a hang.
  *
  * @example
  * const stub = createStubUpstream({ db });
@@ -90,7 +82,9 @@ export function createStubUpstream(options: StubUpstreamOptions): Koa {
     const rows = await db
       .select({ id: deployedModels.id })
       .from(deployedModels)
-      .where(and(eq(deployedModels.alias, alias), eq(deployedModels.deleted, false)))
+      .where(
+        and(eq(deployedModels.alias, alias), eq(deployedModels.deleted, false), eq(deployedModels.status, 'active')),
+      )
       .limit(1);
     return rows.length > 0;
   }
@@ -114,19 +108,36 @@ export function createStubUpstream(options: StubUpstreamOptions): Koa {
     const token = bearer(ctx.get('authorization'));
     if (!token) return rawJson(ctx, 401, UNAUTHENTICATED_BODY);
     const facts = await explainDenial(db, token, model);
-    if (!admits(facts)) return rawJson(ctx, 403, FORBIDDEN_BODY);
+    if (!facts || !admits(facts)) return rawJson(ctx, 403, FORBIDDEN_BODY);
+    ctx.state.stubFacts = facts;
     await next();
+  }
+
+  /** The completion id is also the charge's idempotency key. */
+  async function charge(ctx: Context, request: { model: string; messages?: unknown }, completionId: string) {
+    const facts = ctx.state.stubFacts;
+    if (!facts) return;
+    await chargeUsage(db, {
+      keyId: facts.keyId,
+      purpose: facts.purpose,
+      model: request.model,
+      usage: cannedUsage(request),
+      sourceId: `stub:${completionId}`,
+    });
   }
 
   router.post('/v1/chat/completions', parseJson, route, async (ctx) => {
     const request = ctx.request.body as { model: string; stream?: unknown };
+    const completionId = `chatcmpl-stub-${randomUUID()}`;
+    // Charged before answering, as a router meters a request it serves.
+    await charge(ctx, request, completionId);
     if (request.stream !== true) {
-      ctx.body = cannedCompletion(request);
+      ctx.body = cannedCompletion(request, completionId);
       return;
     }
     ctx.set('cache-control', 'no-cache');
     ctx.type = 'text/event-stream';
-    ctx.body = eventStream(cannedChunks(request), chunkDelayMs);
+    ctx.body = eventStream(cannedChunks(request, completionId), chunkDelayMs);
   });
 
   // Any other `/v1` route: the same checks, then OpenAI's answer for a URL it does not serve.

@@ -25,6 +25,7 @@ test.after(async () => {
 
 async function rowCounts(): Promise<Record<string, number>> {
   const tables = ['users', 'api_keys', 'groups', 'user_groups', 'deployed_models', 'deployment_groups'];
+  tables.push('model_tariffs', 'api_key_spend_checkpoints');
   const counts: Record<string, number> = {};
   for (const table of [...tables, 'model_traffic_rules', 'credits_transactions', 'inference_endpoints']) {
     const result = await t.db.execute(sql`select count(*)::int as n from ${sql.identifier(table)}`);
@@ -47,7 +48,7 @@ test('gives demo keys the shape of real keys', () => {
 
 test('prints curl commands that each show the outcome their title names', async () => {
   const commands = demoCurlCommands(stack.gatewayUrl);
-  assert.is(commands.length, 6);
+  assert.is(commands.length, 10);
   const outcomes: string[] = [];
   for (const { title, command } of commands) {
     const { stdout } = await run('sh', ['-c', command]);
@@ -57,6 +58,10 @@ test('prints curl commands that each show the outcome their title names', async 
       continue;
     }
     const body = JSON.parse(stdout);
+    if (body.object === 'list') {
+      outcomes.push(body.data.map((m: { id: string }) => m.id).join(','));
+      continue;
+    }
     outcomes.push(body.error?.code ?? body.choices?.[0]?.message.content);
     if (body.error) assert.ok(title.includes(body.error.code), `${title}: got ${body.error.code}`);
   }
@@ -67,6 +72,10 @@ test('prints curl commands that each show the outcome their title names', async 
     'modality_blocked',
     'insufficient_credits',
     'forbidden',
+    'non_inference_key',
+    'spend_cap_exceeded',
+    CANNED_REPLY,
+    'demo-chat,demo-free',
   ]);
 });
 

@@ -2,7 +2,9 @@
  * An enriched response is the gateway's own: request id, security headers, content type,
  * `x-should-retry`, and none of the upstream's headers.
  */
+import { apiKeys, hashSecret } from '@control-layer/db';
 import { createTestDatabase } from '@control-layer/db/testing';
+import { eq, sql } from 'drizzle-orm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chat, MODEL, scriptedUpstream, seedWorld, send, startGateway } from './helpers.ts';
@@ -52,6 +54,8 @@ test('builds an explained denial from the gateway headers only', async () => {
     [keys.outsider, 403, 'model_access_denied'],
     [keys.batch, 403, 'modality_blocked'],
     [keys.broke, 402, 'insufficient_credits'],
+    [keys.platform, 403, 'non_inference_key'],
+    [keys.capped, 402, 'spend_cap_exceeded'],
   ] as const) {
     const response = await post(key);
     assert.is(response.status, status, code);
@@ -70,6 +74,29 @@ test('builds an explained denial from the gateway headers only', async () => {
     assert.is(h['x-content-type-options'], 'nosniff');
     assert.is(h['cache-control'], 'no-store');
     assert.is(Number(h['content-length']), response.body.length);
+  }
+});
+
+test('keeps its own retry-after on a pending cap reset, never the upstream one', async () => {
+  // The capped key's spent one-off cap becomes a daily one whose window rolled over yesterday.
+  const [capped] = await t.db
+    .select({ id: apiKeys.id })
+    .from(apiKeys)
+    .where(eq(apiKeys.secretHash, hashSecret(keys.capped)));
+  assert.ok(capped, 'the capped key exists');
+  await t.db.execute(sql`update api_keys set spend_limit_interval = 'daily' where id = ${capped.id}`);
+  await t.db.execute(
+    sql`update api_key_spend_checkpoints set window_started_at = now() - interval '2 days' where api_key_id = ${capped.id}`,
+  );
+  const response = await post(keys.capped);
+  assert.is(response.status, 429);
+  assert.is(JSON.parse(response.body.toString()).error.code, 'spend_cap_reset_pending');
+  const h = response.headers;
+  assert.is(h['retry-after'], '5');
+  assert.is(h['x-should-retry'], 'true');
+  assert.is(h['x-request-id'], 'req-headers-1');
+  for (const name of ['set-cookie', 'www-authenticate', 'x-upstream-private', 'x-ratelimit-remaining']) {
+    assert.is(h[name], undefined, `${name} leaked`);
   }
 });
 

@@ -71,7 +71,7 @@ test('reports an unreachable upstream as down without failing readiness', async 
     assert.is(ready.status, 200);
     assert.equal(JSON.parse(ready.body.toString()), { status: 'ready', database: 'up', upstream: 'down' });
     assert.is(await gauge(front.url, 'gateway_upstream_up'), 0);
-    const proxied = await send(`${front.url}/ai/v1/models`);
+    const proxied = await send(`${front.url}/ai/v1/files`);
     assert.is(proxied.status, 502);
   } finally {
     await front.close();

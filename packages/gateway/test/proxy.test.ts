@@ -58,7 +58,7 @@ test('streams a chunked request body through when enrichment is off', async () =
 });
 
 test('drops hop-by-hop request headers, those named in Connection, and the client host', async () => {
-  await send(`${gateway.url}/ai/v1/models`, {
+  await send(`${gateway.url}/ai/v1/files`, {
     headers: {
       connection: 'keep-alive, x-hop',
       'keep-alive': 'timeout=5',
@@ -115,11 +115,11 @@ test('adds no content type the upstream did not send', async () => {
 });
 
 test("sends the client's sane request id upstream and back, and replaces one that is not", async () => {
-  const sane = await send(`${gateway.url}/ai/v1/models`, { headers: { 'x-request-id': 'trace-42.a:b' } });
+  const sane = await send(`${gateway.url}/ai/v1/files`, { headers: { 'x-request-id': 'trace-42.a:b' } });
   assert.is(upstream.last().headers['x-request-id'], 'trace-42.a:b');
   assert.is(sane.headers['x-request-id'], 'trace-42.a:b');
 
-  const insane = await send(`${gateway.url}/ai/v1/models`, { headers: { 'x-request-id': 'no spaces <allowed>' } });
+  const insane = await send(`${gateway.url}/ai/v1/files`, { headers: { 'x-request-id': 'no spaces <allowed>' } });
   const fresh = String(insane.headers['x-request-id']);
   assert.match(fresh, UUID);
   assert.is(upstream.last().headers['x-request-id'], fresh);

@@ -75,7 +75,7 @@ test('fails readiness at SIGTERM while still accepting for SHUTDOWN_DELAY_MS, th
   const readiness = await send(`${url}/readyz`);
   assert.is(readiness.status, 503);
   assert.is(JSON.parse(readiness.body.toString()).status, 'draining');
-  const served = await send(`${url}/ai/v1/models`);
+  const served = await send(`${url}/ai/v1/files`);
   assert.is(served.status, 200, 'still serving while draining');
   await gateway.log('shutting down: no new connections, draining');
   assert.equal(await within(gateway.exited, 'the process to exit'), { code: 0, signal: null });
@@ -86,7 +86,7 @@ test('cuts a request that outlasts the shutdown timeout, and still exits', async
   upstream.respondWith(() => arrived.open());
   const gateway = startMain(withPostgres({ SHUTDOWN_TIMEOUT_MS: '300' }));
   const { url, pid } = await gateway.ready();
-  const inFlight = rejection(() => send(`${url}/ai/v1/models`));
+  const inFlight = rejection(() => send(`${url}/ai/v1/files`));
   await within(arrived.promise, 'the request to reach the upstream');
   process.kill(pid, 'SIGTERM');
   const cut = (await within(inFlight, 'the request to be cut')) as { code?: string };

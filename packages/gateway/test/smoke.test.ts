@@ -42,7 +42,7 @@ test('starts on an embedded database with demo data and answers a printed curl c
 
   const printed = gateway.stderr();
   const commands = printed.split('\n').filter((line) => line.startsWith('curl '));
-  assert.is(commands.length, 6, printed);
+  assert.is(commands.length, 10, printed);
   const noCredits = printed.split('\n# ').find((block) => block.startsWith('no credits left'));
   const command = noCredits?.split('\n')[1];
   assert.ok(command?.startsWith(`curl -sS ${url}/ai/v1/chat/completions`), printed);
@@ -50,6 +50,10 @@ test('starts on an embedded database with demo data and answers a printed curl c
   const { error } = JSON.parse(stdout);
   assert.is(error.code, 'insufficient_credits');
   assert.is(error.balance, '-15.00');
+  const capped = printed.split('\n# ').find((block) => block.startsWith('a key over its spending cap'));
+  const cappedResult = JSON.parse((await run('sh', ['-c', capped?.split('\n')[1] ?? ''])).stdout);
+  assert.is(cappedResult.error.code, 'spend_cap_exceeded');
+  assert.is(cappedResult.error.window_spend, '1.00');
 
   process.kill(pid, 'SIGTERM');
   assert.equal(await within(gateway.exited, 'pnpm start to exit'), { code: 0, signal: null });

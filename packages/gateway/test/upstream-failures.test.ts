@@ -56,7 +56,7 @@ test('answers 502 upstream_unavailable when nothing listens upstream', async () 
 
 test('answers 502 when the upstream drops the connection without a response', async () => {
   upstream.respondWith((_req, res) => res.socket?.destroy());
-  const response = await send(`${gateway.url}/ai/v1/models`);
+  const response = await send(`${gateway.url}/ai/v1/files`);
   assert.is(response.status, 502);
   assert.is(JSON.parse(response.body.toString()).error.code, 'upstream_unavailable');
 });

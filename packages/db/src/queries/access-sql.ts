@@ -2,8 +2,8 @@ import { type SQL, sql } from 'drizzle-orm';
 import { NIL_UUID } from '../schema/index.ts';
 
 /*
- * The two access predicates, written once and shared by the single-purpose queries and by
- * `explainDenial`, so that the one-round-trip diagnosis can never drift from them.
+ * The two access predicates of the single-purpose queries. `explain_denial()` (migration 0004)
+ * states the same two checks against the deployment it joins once: change them together.
  */
 
 /**

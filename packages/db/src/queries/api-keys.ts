@@ -23,6 +23,8 @@ export interface CreateApiKeyInput {
   hidden?: boolean;
   requestsPerSecond?: number | null;
   burstSize?: number | null;
+  /** Makes this a child key of a cap scope: its spend counts toward that parent's cap. */
+  parentApiKeyId?: string | null;
   /** Supply a known plaintext (demo seeds, imports); generated when absent. */
   secret?: string;
 }
@@ -67,4 +69,11 @@ export async function deleteApiKey(db: Database, keyId: string): Promise<boolean
 export async function listApiKeys(db: Database, userId: string): Promise<Omit<ApiKey, 'secretHash'>[]> {
   const { secretHash: _digest, ...columns } = getTableColumns(apiKeys);
   return db.select(columns).from(apiKeys).where(eq(apiKeys.userId, userId)).orderBy(asc(apiKeys.createdAt));
+}
+
+/** A key by id, live or revoked, without its digest; null when there is none. */
+export async function findApiKeyById(db: Database, keyId: string): Promise<Omit<ApiKey, 'secretHash'> | null> {
+  const { secretHash: _digest, ...columns } = getTableColumns(apiKeys);
+  const [row] = await db.select(columns).from(apiKeys).where(eq(apiKeys.id, keyId)).limit(1);
+  return row ?? null;
 }

@@ -2,81 +2,147 @@ import { Decimal } from 'decimal.js';
 import { type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../database.ts';
 import { rowsOf } from '../database.ts';
-import { deniedPurpose, isPossibleAlias, userReachesAlias } from './access-sql.ts';
+import type { SpendLimitInterval } from '../schema/index.ts';
+import { isPossibleAlias, isStorableText } from './access-sql.ts';
 import { hashSecret } from './api-keys.ts';
 import { preparedStatement } from './prepared-statement.ts';
 
-/** Everything needed to explain a router's 403 for one key and model, in the seed's check order. */
+/** The spending cap of a key's cap scope (the key itself, or its parent for a child key). */
+export interface SpendCapFacts {
+  /** The scope root: the capped key (the presented key, or its parent). */
+  rootKeyId: string;
+  limit: Decimal;
+  /** Null: a one-off cap, whose window never ends. */
+  interval: SpendLimitInterval | null;
+  /** Spend recorded in the checkpoint's window (0 without a checkpoint). */
+  windowSpend: Decimal;
+  /** Whether that window is the current one (false without a checkpoint). */
+  windowCurrent: boolean;
+  /** The next window boundary, RFC 3339 in whole seconds (`2026-11-28T00:00:00Z`); null for a one-off cap. */
+  resetsAt: string | null;
+}
+
+/** Everything needed to explain a router's 403 for one key and model, in one round trip. */
 export interface DenialFacts {
+  /** The presented key's id. */
+  keyId: string;
   /** Owner of the presented key. */
   userId: string;
   /** The presented key's purpose. */
   purpose: string;
+  /** Whether the key belongs to the system user (the nil uuid), which the router always admits. */
+  isSystemKey: boolean;
   /** Whether the owner reaches the alias; null when no alias was given. */
   hasModelAccess: boolean | null;
-  /** The key's purpose when a deny rule on the alias matches it; null otherwise or without alias. */
+  /** The purpose of a deny rule on the alias matching the rule purpose (default: the key's); null otherwise or without alias. */
   deniedPurpose: string | null;
   /** The owner's balance (0 without ledger). */
   balance: Decimal;
+  /** The owner's `ALLOW_NEGATIVE_BALANCE` flag is enabled: the balance never stops them. */
+  balanceExempt: boolean;
+  /** No active tariff of the alias has a price above 0; null when no alias was given. */
+  modelIsFree: boolean | null;
+  /** The cap of the key's scope; null when the scope is uncapped. */
+  spendCap: SpendCapFacts | null;
+}
+
+export interface ExplainDenialOptions {
+  /**
+   * The purpose whose deny rules apply, e.g. `batch` for a request that will run on the owner's
+   * batch key whatever the presented key's purpose.
+   * @default the presented key's purpose
+   */
+  rulePurpose?: string;
 }
 
 interface DenialRow {
+  key_id: string;
   user_id: string;
   purpose: string;
   has_access: boolean | null;
   denied_purpose: string | null;
   balance: string;
+  balance_exempt: boolean;
+  model_free: boolean | null;
+  root_id: string;
+  spend_limit: string | null;
+  spend_limit_interval: SpendLimitInterval | null;
+  window_spend: string;
+  window_current: boolean;
+  resets_at: string | null;
 }
 
-const HASH = sql.placeholder('hash');
-const ALIAS = sql`${sql.placeholder('alias')}::text`;
+const HASH = sql`${sql.placeholder('hash')}::text`;
+const RULE_PURPOSE = sql`${sql.placeholder('rulePurpose')}::text`;
 
-/** The diagnosis, with the two model checks as given (per alias shape). */
-function explainDenialSql(access: SQL, denied: SQL): SQL {
-  return sql`
-    select k.user_id, k.purpose,
-           ${access} as has_access,
-           ${denied} as denied_purpose,
-           coalesce((select c.balance from user_balance_checkpoints c where c.user_id = k.user_id), 0)::text as balance
-    from api_keys k
-    where k.secret_hash = ${HASH} and k.is_deleted = false
-    limit 1`;
+/*
+ * The diagnosis, one statement answering every check, for one shape of alias (`alias`: the alias
+ * placeholder, or a constant when no alias is sent). `explain_denial` (migration 0004) holds the
+ * query, so each connection plans it once; every fact in it is an indexed lookup by a unique key,
+ * so the cost does not grow with the ledger. `rulePurpose` null means the key's own purpose.
+ */
+function explainDenialSql(alias: SQL): SQL {
+  return sql`select * from explain_denial(${HASH}, ${alias}, ${RULE_PURPOSE})`;
 }
 
-// One statement per shape of alias, its text rendered once: none given, one no row can hold (no
-// access, no rule, and the alias itself never sent), and a real one.
+type Values = { hash: string; rulePurpose: string | null };
+
+// One statement per shape of alias, its text rendered once: none given, one no row can hold (its
+// facts are answered below without sending it: no access, no rule, free), and a real one.
 const STATEMENTS = {
-  none: preparedStatement<{ hash: string }>(() => explainDenialSql(sql`null::boolean`, sql`null::text`), {
-    name: 'explain_denial_none',
-  }),
-  impossible: preparedStatement<{ hash: string }>(() => explainDenialSql(sql`false`, sql`null::text`), {
+  none: preparedStatement<Values>(() => explainDenialSql(sql`null::text`), { name: 'explain_denial_none' }),
+  impossible: preparedStatement<Values>(() => explainDenialSql(sql`''::text`), {
     name: 'explain_denial_impossible',
   }),
-  alias: preparedStatement<{ hash: string; alias: string }>(
-    () => explainDenialSql(userReachesAlias(sql`k.user_id`, ALIAS), deniedPurpose(sql`k.purpose`, ALIAS)),
-    { name: 'explain_denial_alias' },
-  ),
+  alias: preparedStatement<Values & { alias: string }>(() => explainDenialSql(sql`${sql.placeholder('alias')}::text`), {
+    name: 'explain_denial_alias',
+  }),
 };
 
 /**
  * Diagnose a denial in one SQL statement (one round trip). Returns null for an unknown or
  * deleted key: such a caller is told nothing about accounts, models or balances.
  */
-export async function explainDenial(db: Database, secret: string, alias: string | null): Promise<DenialFacts | null> {
-  const hash = hashSecret(secret);
+export async function explainDenial(
+  db: Database,
+  secret: string,
+  alias: string | null,
+  options: ExplainDenialOptions = {},
+): Promise<DenialFacts | null> {
+  // An alias no row can hold (U+0000, or over MAX_ALIAS_BYTES) is unknown: no access, no rule,
+  // but the key, balance and cap still count. It is never sent.
+  const impossible = alias !== null && !isPossibleAlias(alias);
+  const { rulePurpose = null } = options;
+  const noRule = impossible || (rulePurpose !== null && !isStorableText(rulePurpose));
+  const values = { hash: hashSecret(secret), rulePurpose: noRule ? null : rulePurpose };
   const result =
     alias === null
-      ? await STATEMENTS.none(db, { hash })
-      : !isPossibleAlias(alias)
-        ? await STATEMENTS.impossible(db, { hash })
-        : await STATEMENTS.alias(db, { hash, alias });
+      ? await STATEMENTS.none(db, values)
+      : impossible
+        ? await STATEMENTS.impossible(db, values)
+        : await STATEMENTS.alias(db, { ...values, alias });
   const [row] = rowsOf<DenialRow>(result);
   if (!row) return null;
   return {
+    keyId: row.key_id,
     userId: row.user_id,
     purpose: row.purpose,
-    hasModelAccess: row.has_access,
-    deniedPurpose: row.denied_purpose,
+    isSystemKey: row.user_id === '00000000-0000-0000-0000-000000000000',
+    hasModelAccess: impossible ? false : row.has_access,
+    deniedPurpose: noRule ? null : row.denied_purpose,
     balance: new Decimal(row.balance),
+    balanceExempt: row.balance_exempt,
+    modelIsFree: impossible ? true : row.model_free,
+    spendCap:
+      row.spend_limit === null
+        ? null
+        : {
+            rootKeyId: row.root_id,
+            limit: new Decimal(row.spend_limit),
+            interval: row.spend_limit_interval,
+            windowSpend: new Decimal(row.window_spend),
+            windowCurrent: row.window_current,
+            resetsAt: row.resets_at,
+          },
   };
 }

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { boolean, check, index, pgTable, text, timestamp, unique, uuid, varchar } from 'drizzle-orm/pg-core';
-import { NIL_UUID, timestamps } from './columns.ts';
+import { NIL_UUID, price, timestamps } from './columns.ts';
 import { users } from './users.ts';
 
 /** Groups; the nil-uuid Everyone group holds every user but the system user implicitly. */
@@ -48,6 +48,10 @@ export const inferenceEndpoints = pgTable('inference_endpoints', {
   ...timestamps,
 });
 
+/** Whether the router serves a deployment; dwctl's `deployed_models.status`. */
+export const MODEL_STATUSES = ['active', 'inactive'] as const;
+export type ModelStatus = (typeof MODEL_STATUSES)[number];
+
 export const deployedModels = pgTable(
   'deployed_models',
   {
@@ -58,12 +62,16 @@ export const deployedModels = pgTable(
     description: text('description'),
     hostedOn: uuid('hosted_on').references(() => inferenceEndpoints.id, { onDelete: 'cascade' }),
     deleted: boolean('deleted').notNull().default(false),
+    status: varchar('status').$type<ModelStatus>().notNull().default('active'),
     createdBy: uuid('created_by')
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
     ...timestamps,
   },
-  (t) => [index('idx_deployed_models_hosted_on').on(t.hostedOn)],
+  (t) => [
+    index('idx_deployed_models_hosted_on').on(t.hostedOn),
+    check('deployed_models_status_check', sql`${t.status} in ('active', 'inactive')`),
+  ],
 );
 
 export const deploymentGroups = pgTable(
@@ -109,5 +117,34 @@ export const modelTrafficRules = pgTable(
       'valid_action',
       sql`(${t.action} = 'deny' and ${t.redirectTargetId} is null) or (${t.action} = 'redirect' and ${t.redirectTargetId} is not null)`,
     ),
+  ],
+);
+
+/**
+ * Prices of a deployment. A tariff is active while `valid_until` is null; a model is free when no
+ * active tariff has a price above zero, whatever the tariff's purpose (as the router decides).
+ */
+export const modelTariffs = pgTable(
+  'model_tariffs',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    deployedModelId: uuid('deployed_model_id')
+      .notNull()
+      .references(() => deployedModels.id, { onDelete: 'cascade' }),
+    name: varchar('name').notNull(),
+    inputPricePerToken: price('input_price_per_token').notNull().default(sql`0`),
+    outputPricePerToken: price('output_price_per_token').notNull().default(sql`0`),
+    validFrom: timestamp('valid_from', { withTimezone: true }).notNull().defaultNow(),
+    validUntil: timestamp('valid_until', { withTimezone: true }),
+    // The key purpose the tariff prices; null: any.
+    apiKeyPurpose: varchar('api_key_purpose'),
+    completionWindow: varchar('completion_window'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    check('model_tariffs_prices_non_negative', sql`${t.inputPricePerToken} >= 0 and ${t.outputPricePerToken} >= 0`),
+    check('model_tariffs_valid_range', sql`${t.validUntil} is null or ${t.validUntil} >= ${t.validFrom}`),
+    // "Is this model paid?" reads the active tariffs of one deployment.
+    index('idx_model_tariffs_active').on(t.deployedModelId).where(sql`${t.validUntil} is null`),
   ],
 );

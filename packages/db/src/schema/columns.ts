@@ -19,3 +19,13 @@ export const money = customType<{ data: Decimal; driverData: string }>({
   toDriver: (value) => value.toFixed(),
   fromDriver: (value) => new Decimal(value),
 });
+
+/**
+ * A price per token: `numeric(12, 8)` as in dwctl, `Decimal` in TypeScript. Usage charged at
+ * these prices (tokens × price) always fits the ledger's scale exactly.
+ */
+export const price = customType<{ data: Decimal; driverData: string }>({
+  dataType: () => 'numeric(12, 8)',
+  toDriver: (value) => value.toFixed(),
+  fromDriver: (value) => new Decimal(value),
+});

@@ -11,6 +11,9 @@ import {
 } from '../queries/access.ts';
 import { type CreatedApiKey, createApiKey } from '../queries/api-keys.ts';
 import { createTransaction } from '../queries/credits.ts';
+import { recordUsage } from '../queries/spend.ts';
+import { setApiKeySpendCap } from '../queries/spend-caps.ts';
+import { setModelTariff } from '../queries/tariffs.ts';
 import { createUser } from '../queries/users.ts';
 import { type ApiKeyPurpose, NIL_UUID, type TransactionType } from '../schema/index.ts';
 import type { Group, User } from '../types.ts';
@@ -76,6 +79,24 @@ export async function addTestCredits(
   await createTransaction(db, { userId, type, amount: new Decimal(amount), sourceId: randomUUID() });
 }
 
+/**
+ * Give a deployment an active paid tariff (by default $0.000001 in, $0.000002 out per token), so
+ * the balance and caps apply to it: a model without one is free.
+ */
+export async function addTestTariff(
+  db: Database,
+  deploymentId: string,
+  prices: { input?: Decimal.Value; output?: Decimal.Value; purpose?: string | null } = {},
+): Promise<void> {
+  await setModelTariff(db, {
+    deployedModelId: deploymentId,
+    name: 'test tariff',
+    inputPricePerToken: new Decimal(prices.input ?? '0.000001'),
+    outputPricePerToken: new Decimal(prices.output ?? '0.000002'),
+    apiKeyPurpose: prices.purpose ?? null,
+  });
+}
+
 /** Plaintext keys of `seedDenialWorld`, one per outcome a router's 403 can have. */
 export interface DenialWorldKeys {
   /** A member with credits, realtime purpose: nothing to explain. */
@@ -86,10 +107,14 @@ export interface DenialWorldKeys {
   broke: string;
   /** A user with credits in no group: no access. */
   outsider: string;
+  /** The member's platform key: not an inference key. */
+  platform: string;
+  /** A member with credits whose key's one-off $1 cap is spent. */
+  capped: string;
 }
 
 /**
- * One model `alias` reachable through a group, with batch keys denied on it, and a key for each
+ * One paid model `alias` reachable through a group, with batch keys denied on it, and a key for each
  * outcome (see `DenialWorldKeys`). Shared by the gateway's tests and the benchmarks.
  */
 export async function seedDenialWorld(
@@ -102,6 +127,8 @@ export async function seedDenialWorld(
   const group = await createTestGroup(db);
   await addDeploymentToGroup(db, modelId, group.id);
   await setTrafficRule(db, { deployedModelId: modelId, apiKeyPurpose: 'batch', action: 'deny' });
+  // Paid, so that a balance at or below zero explains a denial.
+  await addTestTariff(db, modelId);
 
   const member = await createTestUser(db);
   await addUserToGroup(db, member.id, group.id);
@@ -112,6 +139,12 @@ export async function seedDenialWorld(
   await addTestCredits(db, broke.id, '100.00', 'usage');
   const outsider = await createTestUser(db);
   await addTestCredits(db, outsider.id, '50.00');
+  const spender = await createTestUser(db);
+  await addUserToGroup(db, spender.id, group.id);
+  await addTestCredits(db, spender.id, '50.00');
+  const capped = await createTestApiKey(db, spender.id, 'realtime');
+  await setApiKeySpendCap(db, capped.key.id, { limit: new Decimal(1), interval: null });
+  await recordUsage(db, { apiKeyId: capped.key.id, amount: new Decimal(1), sourceId: randomUUID() });
 
   return {
     modelId,
@@ -120,6 +153,8 @@ export async function seedDenialWorld(
       batch: (await createTestApiKey(db, member.id, 'batch')).secret,
       broke: (await createTestApiKey(db, broke.id, 'realtime')).secret,
       outsider: (await createTestApiKey(db, outsider.id, 'realtime')).secret,
+      platform: (await createTestApiKey(db, member.id, 'platform')).secret,
+      capped: capped.secret,
     },
   };
 }

@@ -1,5 +1,7 @@
 export type { DenialWorldKeys } from './fixtures.ts';
 export * from './fixtures.ts';
+export type { NotificationListener } from './notifications.ts';
+export { listenNotifications } from './notifications.ts';
 export type { PgBouncerOptions, TestPgBouncer } from './pgbouncer.ts';
 export { findPgBouncer, startPgBouncer } from './pgbouncer.ts';
 export { rejection, sqlState } from './rejection.ts';

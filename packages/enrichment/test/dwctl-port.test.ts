@@ -1,11 +1,15 @@
 /*
- * The tests of dwctl's error_enrichment.rs, one for one: same fixtures, same requests, same
- * status codes and message fragments. The original name follows each behaviour sentence.
+ * The middleware tests of dwctl's error_enrichment.rs at HEAD (10.13), one for one: same
+ * fixtures, same requests, same status codes and message fragments. The original name is above
+ * each test; the validateApiKeyModelAccess ones are in dwctl-port-validate.test.ts. Where a test
+ * bills a model, that model gets a paid tariff: on a free model the router admits any balance and
+ * any cap, so neither would explain the 403 here (see the README's differences).
  */
 import { randomUUID } from 'node:crypto';
 import { addDeploymentToGroup, addUserToGroup, createTransaction } from '@control-layer/db';
 import {
   addTestCredits,
+  addTestTariff,
   createTestApiKey,
   createTestEndpoint,
   createTestGroup,
@@ -17,10 +21,11 @@ import { Decimal } from 'decimal.js';
 import request from 'supertest';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { modalityLabel, validateApiKeyModelAccess } from '../src/index.ts';
+import { modalityLabel } from '../src/index.ts';
 import { chat, createApp, denyPurpose, forbidding } from './helpers.ts';
+import { spendCapArms } from './spend-cap-arms.ts';
 
-const test = suite('seed');
+const test = suite('dwctl port');
 
 // test_modality_label_known_and_unknown_purposes
 test('labels known purposes and capitalises unknown ones', () => {
@@ -74,6 +79,7 @@ test('enriches a 403 with model access first, then with the balance once access 
     const group = await createTestGroup(db);
     await addUserToGroup(db, user.id, group.id);
     await addDeploymentToGroup(db, deploymentId, group.id, user.id);
+    await addTestTariff(db, deploymentId);
 
     response = await request(app.callback())
       .post('/ai/v1/chat/completions')
@@ -83,6 +89,10 @@ test('enriches a 403 with model access first, then with the balance once access 
     assert.ok(response.text.includes('balance too low'));
     assert.is(response.body.error.balance, '-50.00');
   }));
+
+// test_error_enrichment_spend_cap_arms
+test('explains a spent cap, lets the balance supersede it, and answers a rolled window with a retriable 429 and one notification', () =>
+  withTestDatabase((db, t) => spendCapArms(db, t.url)));
 
 // test_error_enrichment_middleware_passes_through_legitimate_403
 test('passes a legitimate 403 through when nothing explains it', () =>
@@ -159,31 +169,6 @@ test('enriches a 403 with the blocked modality and the model', () =>
       body.includes('Batch') && body.includes('blocked-model') && body.includes('administrator'),
       `expected modality-blocked message, got: ${body}`,
     );
-  }));
-
-// test_validate_api_key_model_access_rejects_modality_blocked
-test('validateApiKeyModelAccess rejects a modality-blocked key and allows a model without a rule', () =>
-  withTestDatabase(async (db) => {
-    const user = await createTestUser(db);
-    const { secret } = await createTestApiKey(db, user.id, 'batch', 'Batch Key');
-    const endpointId = await createTestEndpoint(db, 'test-endpoint', user.id);
-    const deploymentId = await createTestModel(db, 'blocked-model-name', 'blocked-model', endpointId, user.id);
-    const group = await createTestGroup(db);
-    await addUserToGroup(db, user.id, group.id);
-    await addDeploymentToGroup(db, deploymentId, group.id, user.id);
-    await denyPurpose(db, deploymentId, 'batch');
-
-    const verdict = await validateApiKeyModelAccess(db, secret, 'blocked-model');
-    assert.not.ok(verdict.ok, 'expected modality-blocked rejection');
-    const message = verdict.ok ? '' : verdict.message;
-    assert.ok(
-      message.includes('Batch') && message.includes('blocked-model') && message.includes('administrator'),
-      `expected modality-blocked message, got: ${message}`,
-    );
-
-    const openId = await createTestModel(db, 'open-model-name', 'open-model', endpointId, user.id);
-    await addDeploymentToGroup(db, openId, group.id, user.id);
-    assert.equal(await validateApiKeyModelAccess(db, secret, 'open-model'), { ok: true });
   }));
 
 // test_error_enrichment_middleware_without_auth_header

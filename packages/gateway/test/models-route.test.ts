@@ -1,0 +1,152 @@
+/*
+ * GET /ai/v1/models answered by the gateway from the database: OpenAI's list shape, the models
+ * the key's owner reaches, 401s that tell an invalid caller nothing, and the SDK's models.list().
+ */
+import {
+  addDeploymentToGroup,
+  addUserToGroup,
+  createApiKey,
+  createDeployedModel,
+  deleteApiKey,
+  EVERYONE_GROUP_ID,
+  SYSTEM_USER_ID,
+  setTrafficRule,
+  softDeleteDeployedModel,
+  softDeleteUser,
+} from '@control-layer/db';
+import {
+  createTestApiKey,
+  createTestDatabase,
+  createTestEndpoint,
+  createTestGroup,
+  createTestUser,
+} from '@control-layer/db/testing';
+import OpenAI from 'openai';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { send, startGateway } from './helpers.ts';
+
+const test = suite('models route');
+
+const t = await createTestDatabase();
+const db = t.db;
+// Nothing may reach the upstream: the list is answered before the proxy.
+const front = await startGateway(db, 'http://127.0.0.2:9');
+
+const admin = await createTestUser(db);
+const endpoint = await createTestEndpoint(db, 'e', admin.id);
+const group = await createTestGroup(db);
+const member = await createTestUser(db);
+await addUserToGroup(db, member.id, group.id);
+const model = async (alias: string, grant: string | null, extra: { status?: 'inactive' } = {}) => {
+  const row = await createDeployedModel(db, {
+    modelName: alias,
+    alias,
+    hostedOn: endpoint,
+    createdBy: admin.id,
+    ...extra,
+  });
+  if (grant) await addDeploymentToGroup(db, row.id, grant);
+  return row.id;
+};
+await model('zeta', group.id);
+await model('Alpha', EVERYONE_GROUP_ID);
+const realtimeDenied = await model('beta', group.id);
+await addDeploymentToGroup(db, realtimeDenied, EVERYONE_GROUP_ID);
+await setTrafficRule(db, { deployedModelId: realtimeDenied, apiKeyPurpose: 'realtime', action: 'deny' });
+await model('hidden', null);
+await model('paused', group.id, { status: 'inactive' });
+await softDeleteDeployedModel(db, await model('gone', group.id));
+const { secret } = await createTestApiKey(db, member.id, 'batch');
+
+test.after(async () => {
+  await front?.close();
+  await t?.close();
+});
+
+const list = (authorization: string | null, query = '') =>
+  send(`${front.url}/ai/v1/models${query}`, { headers: authorization === null ? {} : { authorization } });
+const json = (response: { body: Buffer }) => JSON.parse(response.body.toString());
+
+test('lists the models the owner reaches, live and active, sorted by alias, in OpenAI list shape', async () => {
+  const response = await list(`Bearer ${secret}`);
+  assert.is(response.status, 200);
+  const body = json(response);
+  assert.is(body.object, 'list');
+  assert.equal(
+    body.data.map((m: { id: string }) => m.id),
+    ['Alpha', 'beta', 'zeta'],
+  );
+  for (const entry of body.data) {
+    assert.equal(Object.keys(entry), ['id', 'object', 'created', 'owned_by']);
+    assert.is(entry.object, 'model');
+    assert.is(entry.owned_by, 'None');
+    assert.ok(Number.isInteger(entry.created) && Math.abs(entry.created - Date.now() / 1000) < 3600);
+  }
+  assert.ok(response.headers['x-request-id']);
+});
+
+test('filters by realtime availability, and refuses a filter that is not true or false', async () => {
+  const ids = async (query: string) =>
+    json(await list(`Bearer ${secret}`, query)).data.map((m: { id: string }) => m.id);
+  assert.equal(await ids('?available_for_realtime=true'), ['Alpha', 'zeta']);
+  assert.equal(await ids('?available_for_realtime=false'), ['beta']);
+  const bad = await list(`Bearer ${secret}`, '?available_for_realtime=yes');
+  assert.is(bad.status, 400);
+  assert.is(json(bad).error.code, 'invalid_query_parameter');
+});
+
+test('answers 401 missing_authorization without a token, and 401 invalid_api_key for any key that is not a live inference key', async () => {
+  for (const authorization of [null, 'Bearer ', 'Basic abc', 'bearer    ']) {
+    const response = await list(authorization);
+    assert.is(response.status, 401, String(authorization));
+    assert.equal(json(response).error.code, 'missing_authorization');
+    assert.is(json(response).error.type, 'authentication_error');
+  }
+  const deleted = await createTestApiKey(db, member.id);
+  await deleteApiKey(db, deleted.key.id);
+  const platform = await createTestApiKey(db, member.id, 'platform');
+  const system = await createApiKey(db, {
+    userId: SYSTEM_USER_ID,
+    createdBy: SYSTEM_USER_ID,
+    name: 's',
+    purpose: 'platform',
+  });
+  const goneUser = await createTestUser(db);
+  const orphan = await createTestApiKey(db, goneUser.id);
+  await softDeleteUser(db, goneUser.id);
+  for (const key of ['sk-unknown', deleted.secret, platform.secret, system.secret, orphan.secret]) {
+    const response = await list(`BEARER ${key}`);
+    assert.is(response.status, 401);
+    assert.equal(json(response).error.message, 'Invalid API key');
+    assert.equal(json(response).error.code, 'invalid_api_key');
+    assert.not.ok(response.body.toString().includes('Alpha'));
+  }
+});
+
+test("lists only Everyone's models for a user in no group", async () => {
+  const loner = await createTestUser(db);
+  const { secret: lonely } = await createTestApiKey(db, loner.id, 'playground');
+  const body = json(await list(`Bearer ${lonely}`));
+  assert.equal(
+    body.data.map((m: { id: string }) => m.id),
+    ['Alpha', 'beta'],
+  );
+});
+
+test('works with models.list() of the openai SDK, and the SDK raises the 401', async () => {
+  const client = new OpenAI({ apiKey: secret, baseURL: `${front.url}/ai/v1`, maxRetries: 0 });
+  const ids: string[] = [];
+  for await (const m of client.models.list()) ids.push(m.id);
+  assert.equal(ids, ['Alpha', 'beta', 'zeta']);
+  const denied = new OpenAI({ apiKey: 'sk-unknown', baseURL: `${front.url}/ai/v1`, maxRetries: 0 });
+  try {
+    await denied.models.list();
+    assert.unreachable('expected a 401');
+  } catch (error) {
+    assert.instance(error, OpenAI.AuthenticationError);
+    assert.is((error as InstanceType<typeof OpenAI.AuthenticationError>).code, 'invalid_api_key');
+  }
+});
+
+test.run();
