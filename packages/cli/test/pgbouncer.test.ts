@@ -50,6 +50,8 @@ if (!findPgBouncer()) {
     await json(['groups', 'add-user', 'team', 'erin']);
     await json(['groups', 'grant', 'team', 'chat']);
     await json(['rules', 'deny', 'chat', 'batch']);
+    // A paid model: on a free one the balance explains nothing.
+    await json(['models', 'tariff', 'chat', '--input', '0.000001', '--output', '0.000002']);
     await json(['credits', 'grant', 'erin', '1']);
     assert.is((await json(['credits', 'charge', 'erin', '3.5'])).balance, '-2.50');
     const explained = await json<{ status: number; error: { code: string } }>(['explain', 'chat'], String(key.secret));

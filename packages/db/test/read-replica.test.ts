@@ -29,7 +29,7 @@ if (!canStartReplica(server.url)) {
   const counted = { primary: 0, replica: 0 };
   const logger = (side: keyof typeof counted) => ({
     logQuery: (query: string) => {
-      if (query.includes('from api_keys k')) counted[side]++;
+      if (query.includes('explain_denial(')) counted[side]++;
     },
   });
   const primary = await openDatabase(t.url, { poolSize: 10, logger: logger('primary') });

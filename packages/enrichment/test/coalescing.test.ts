@@ -20,7 +20,7 @@ const t = await createTestDatabase({
   poolSize: 20,
   logger: {
     logQuery: (query) => {
-      if (query.includes('from api_keys k')) statements++;
+      if (query.includes('explain_denial(')) statements++;
     },
   },
 });

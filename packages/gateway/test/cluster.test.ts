@@ -99,7 +99,7 @@ test('drains the requests in flight on every worker on SIGTERM, then exits 0', a
   const reached = [gate(), gate()];
   for (const g of reached) arrived.push(g.open);
   // Two connections: round-robin puts one on each worker.
-  const inFlight = [0, 1].map(() => send(`${url}/ai/v1/models`));
+  const inFlight = [0, 1].map(() => send(`${url}/ai/v1/files`));
   for (const request of inFlight) request.catch(() => {});
   await within(Promise.all(reached.map((g) => g.promise)), 'both requests to reach the upstream');
 
