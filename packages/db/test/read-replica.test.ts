@@ -74,8 +74,9 @@ if (!canStartReplica(server.url)) {
     for (const key of Object.values(keys)) {
       assert.equal(await explain(key), await explainDenial(primary.db, key, 'replica-model'));
     }
-    assert.is(counted.replica - before.replica, 4);
-    assert.is(counted.primary - before.primary, 4, 'only the comparison reads went to the primary');
+    const keyCount = Object.keys(keys).length;
+    assert.is(counted.replica - before.replica, keyCount);
+    assert.is(counted.primary - before.primary, keyCount, 'only the comparison reads went to the primary');
   });
 
   test('sees a write on the primary within the bound, and falls back to the primary while replay is held', async () => {
