@@ -4,7 +4,13 @@
  * default). From an empty database to an explained 402, several tools at once, and bad settings
  * named before anything connects.
  */
-import { findPgBouncer, sharedTestPostgres, startPgBouncer, type TestPgBouncer } from '@control-layer/db/testing';
+import {
+  findPgBouncer,
+  sharedTestPostgres,
+  skipSuite,
+  startPgBouncer,
+  type TestPgBouncer,
+} from '@control-layer/db/testing';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildOnce, emptyDatabase, runCli } from './run-cli.ts';
@@ -12,9 +18,7 @@ import { buildOnce, emptyDatabase, runCli } from './run-cli.ts';
 const test = suite('control-layer through PgBouncer');
 
 if (!findPgBouncer()) {
-  console.warn('pgbouncer is not installed (apt-get install pgbouncer): PgBouncer tests skipped');
-  test.skip('works through PgBouncer', () => {});
-  test.run();
+  skipSuite(test, 'works through PgBouncer', 'pgbouncer is not installed (apt-get install pgbouncer)');
 } else {
   buildOnce();
   const server = await sharedTestPostgres();

@@ -16,16 +16,14 @@ import {
   rejection,
   seedDenialWorld,
   sharedTestPostgres,
+  skipSuite,
   startPgBouncer,
 } from '../src/testing/index.ts';
 
 const test = suite('through PgBouncer (transaction mode)');
 
 if (!findPgBouncer()) {
-  // .ci/run installs it; elsewhere, say loudly that this suite did not run.
-  console.warn('pgbouncer is not installed (apt-get install pgbouncer): PgBouncer tests skipped');
-  test.skip('runs through PgBouncer', () => {});
-  test.run();
+  skipSuite(test, 'runs through PgBouncer', 'pgbouncer is not installed (apt-get install pgbouncer)');
 } else {
   const server = await sharedTestPostgres();
   const bouncer = await startPgBouncer(server.url, { defaultPoolSize: 2 });

@@ -12,6 +12,7 @@ import {
   createTestDatabase,
   seedDenialWorld,
   sharedTestPostgres,
+  skipSuite,
   startStreamingReplica,
 } from '../src/testing/index.ts';
 
@@ -19,9 +20,7 @@ const test = suite('read replica');
 const server = await sharedTestPostgres();
 
 if (!canStartReplica(server.url)) {
-  console.warn('no local Postgres binaries or a remote test server: read replica tests skipped');
-  test.skip('routes reads to a streaming replica', () => {});
-  test.run();
+  skipSuite(test, 'routes reads to a streaming replica', 'no local Postgres binaries or a remote test server');
 } else {
   const replica = await startStreamingReplica(server.url);
   const t = await createTestDatabase();

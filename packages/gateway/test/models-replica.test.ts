@@ -9,6 +9,7 @@ import {
   createTestDatabase,
   seedDenialWorld,
   sharedTestPostgres,
+  skipSuite,
   startStreamingReplica,
 } from '@control-layer/db/testing';
 import { suite } from 'uvu';
@@ -19,9 +20,7 @@ const test = suite('model listing with a read replica');
 const server = await sharedTestPostgres();
 
 if (!canStartReplica(server.url)) {
-  console.warn('no local Postgres binaries or a remote test server: model listing replica test skipped');
-  test.skip('lists models from the replica', () => {});
-  test.run();
+  skipSuite(test, 'lists models from the replica', 'no local Postgres binaries or a remote test server');
 } else {
   const replica = await startStreamingReplica(server.url);
   const t = await createTestDatabase();

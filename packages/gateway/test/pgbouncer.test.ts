@@ -5,7 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { openDatabase } from '@control-layer/db';
-import { findPgBouncer, seedDenialWorld, sharedTestPostgres, startPgBouncer } from '@control-layer/db/testing';
+import {
+  findPgBouncer,
+  seedDenialWorld,
+  sharedTestPostgres,
+  skipSuite,
+  startPgBouncer,
+} from '@control-layer/db/testing';
 import { sql } from 'drizzle-orm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -15,9 +21,7 @@ import { bareEnv, startProcess } from './process.ts';
 const test = suite('gateway through PgBouncer');
 
 if (!findPgBouncer()) {
-  console.warn('pgbouncer is not installed (apt-get install pgbouncer): PgBouncer tests skipped');
-  test.skip('serves through PgBouncer', () => {});
-  test.run();
+  skipSuite(test, 'serves through PgBouncer', 'pgbouncer is not installed (apt-get install pgbouncer)');
 } else {
   const server = await sharedTestPostgres();
   const bouncer = await startPgBouncer(server.url, { defaultPoolSize: 2 });

@@ -7,6 +7,8 @@ export { findPgBouncer, startPgBouncer } from './pgbouncer.ts';
 export { rejection, sqlState } from './rejection.ts';
 export type { TestReplica } from './replica.ts';
 export { canStartReplica, startStreamingReplica } from './replica.ts';
+export type { SkippableSuite } from './skip-suite.ts';
+export { skipSuite } from './skip-suite.ts';
 export type { TestDatabase, TestDatabaseOptions } from './test-database.ts';
 export { createTestDatabase, withTestDatabase } from './test-database.ts';
 export type { TestPostgres } from './test-postgres.ts';
