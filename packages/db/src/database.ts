@@ -8,6 +8,7 @@ import { drizzle as drizzlePg, NodePgDatabase } from 'drizzle-orm/node-postgres'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import { lockDataDir } from './data-dir-lock.ts';
+import { runPreparedStatementsOnPool } from './queries/prepared-statement.ts';
 import * as schema from './schema/index.ts';
 
 export type Schema = typeof schema;
@@ -79,6 +80,7 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
     pool.on('error', () => {});
     if (options.preparedStatements) pool.on('connect', namePreparedStatements);
     const db = drizzlePg(pool, { schema, ...(options.logger && { logger: options.logger }) });
+    runPreparedStatementsOnPool(db, pool, options.logger);
     return { db, driver: 'postgres', close: () => pool.end() };
   }
   // Loaded only for the embedded engine: a server-backed process (gateway, admin tool) starts faster without it.

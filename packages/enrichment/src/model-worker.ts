@@ -16,9 +16,17 @@ export interface ExtractJob {
 const MAX_PENDING = 8;
 
 // The worker runs extractModel from its source text: plain JavaScript, whatever loaded this module.
+// On Linux it lowers its own thread's priority to the least (nice 19): a stream of bombs then
+// takes only the CPU the event loop and the rest of the machine leave over, and on a busy core the
+// event loop always runs first. setpriority() on a thread id affects that thread alone; an
+// unprivileged process may always lower a priority. Elsewhere the worker keeps the default.
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const zlib = require('node:zlib');
+try {
+  const tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
+  if (Number.isInteger(tid) && tid > 0) require('node:os').setPriority(tid, 19);
+} catch {}
 const extractModel = (${extractModel.toString()});
 parentPort.on('message', (job) => {
   let model = null;

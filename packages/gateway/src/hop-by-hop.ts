@@ -28,24 +28,29 @@ export function connectionTokens(connection: string | string[] | undefined): Set
   return tokens;
 }
 
-export function isHopByHop(name: string, listed: ReadonlySet<string> = new Set()): boolean {
+const NONE: ReadonlySet<string> = new Set();
+
+export function isHopByHop(name: string, listed: ReadonlySet<string> = NONE): boolean {
   const lower = name.toLowerCase();
   return HOP_BY_HOP_HEADERS.has(lower) || lower.startsWith('proxy-') || listed.has(lower);
 }
 
 /**
  * The end-to-end headers of a message: everything but the hop-by-hop ones, those named in its
- * `Connection` header, and any in `drop` (lower-case).
+ * `Connection` header, and any in `drop` (lower-case). It runs twice per proxied exchange, so it
+ * allocates nothing beyond the result when the message has no `Connection` header.
  */
 export function endToEndHeaders(
   headers: HeaderMap,
-  drop: ReadonlySet<string> = new Set(),
+  drop: ReadonlySet<string> = NONE,
 ): Record<string, string | string[]> {
-  const listed = connectionTokens(headers.connection);
+  const listed = headers.connection === undefined ? NONE : connectionTokens(headers.connection);
   const kept: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || isHopByHop(name, listed) || drop.has(name.toLowerCase())) continue;
-    kept[name.toLowerCase()] = value;
+  for (const name of Object.keys(headers)) {
+    const value = headers[name];
+    if (value === undefined || isHopByHop(name, listed)) continue;
+    const lower = name.toLowerCase();
+    if (!drop.has(lower)) kept[lower] = value;
   }
   return kept;
 }

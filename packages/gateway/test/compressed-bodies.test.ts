@@ -106,9 +106,10 @@ test('keeps /healthz answering while 4 clients loop sending a 10 KiB → 10 MiB 
   const report = `/healthz p99 ${loaded.p99.toFixed(1)} ms (${loaded.probes} probes, bodies ${JSON.stringify(loaded.sent)}); with plain bodies ${control.p99.toFixed(1)} ms`;
   console.log(report);
   assert.ok(loaded.sent.unknown > 4 && loaded.sent.known > 1, report);
-  // bench/gzip-event-loop.ts holds the figure to 20 ms; a shared test machine gets a margin over
-  // what it gives for plain bodies. Inflating on the event loop blocked it 160 ms per body.
-  assert.ok(loaded.p99 < 2 * control.p99 + 60, report);
+  // The target is 20 ms (bench/gzip-event-loop.ts measures it too). When this machine cannot
+  // answer within that even under plain bodies (another run sharing its cores), the bomb may cost
+  // at most half as much again as they do. Inflating on the event loop blocked it 160 ms per body.
+  assert.ok(loaded.p99 <= Math.max(20, 1.5 * control.p99), report);
 });
 
 test.run();

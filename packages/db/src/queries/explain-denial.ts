@@ -82,7 +82,9 @@ const RULE_PURPOSE = sql`${sql.placeholder('rulePurpose')}::text`;
  * so the cost does not grow with the ledger. `rulePurpose` null means the key's own purpose.
  */
 function explainDenialSql(alias: SQL): SQL {
-  return sql`select * from explain_denial(${HASH}, ${alias}, ${RULE_PURPOSE})`;
+  // The row as one JSON text column: every fact is text or boolean already, and one column costs
+  // the client far less to decode than fourteen.
+  return sql`select row_to_json(f)::text as facts from explain_denial(${HASH}, ${alias}, ${RULE_PURPOSE}) f`;
 }
 
 type Values = { hash: string; rulePurpose: string | null };
@@ -121,8 +123,9 @@ export async function explainDenial(
       : impossible
         ? await STATEMENTS.impossible(db, values)
         : await STATEMENTS.alias(db, { ...values, alias });
-  const [row] = rowsOf<DenialRow>(result);
-  if (!row) return null;
+  const [found] = rowsOf<{ facts: string }>(result);
+  if (!found) return null;
+  const row = JSON.parse(found.facts) as DenialRow;
   return {
     keyId: row.key_id,
     userId: row.user_id,

@@ -1,5 +1,6 @@
-import type { SQL } from 'drizzle-orm';
+import { fillPlaceholders, type Logger, type SQL } from 'drizzle-orm';
 import { PgDialect, type PgPreparedQuery, type PreparedQueryConfig } from 'drizzle-orm/pg-core';
+import pg from 'pg';
 import type { Database } from '../database.ts';
 
 const dialect = new PgDialect();
@@ -14,6 +15,48 @@ export interface PreparedStatementOptions {
 }
 
 const NAMED = new WeakSet<Database>();
+
+/** What a prepared statement needs of a node-postgres pool (kept structural: no `pg` types in the API). */
+export interface StatementPool {
+  query(config: QueryConfig, values: unknown[]): Promise<unknown>;
+}
+
+interface QueryConfig {
+  text: string;
+  name?: string | undefined;
+  types: TypeParsers;
+}
+
+/** A database opened on a node-postgres pool, with the logger it was given. */
+interface DirectPool {
+  pool: StatementPool;
+  logger: Logger | undefined;
+}
+
+const DIRECT = new WeakMap<Database, DirectPool>();
+
+// The types Drizzle's node-postgres driver leaves as text (timestamps, dates, intervals, and
+// arrays of them and of numerics): a statement run directly must read back what it reads back.
+const RAW_TYPE_IDS: ReadonlySet<number> = new Set([1082, 1114, 1184, 1186, 1115, 1182, 1185, 1187, 1231]);
+const asText = (value: string) => value;
+/** node-postgres's `types` option: how to read each column type. */
+export interface TypeParsers {
+  getTypeParser(typeId: number, format?: 'text' | 'binary'): (value: string) => unknown;
+}
+const DRIZZLE_TYPES: TypeParsers = {
+  getTypeParser: (typeId, format) =>
+    RAW_TYPE_IDS.has(typeId) ? asText : (pg.types.getTypeParser(typeId, format) as (value: string) => unknown),
+};
+
+/**
+ * Run the prepared statements of `db` straight on its node-postgres pool: the same SQL text,
+ * parameters, type parsing and logging as through Drizzle, without the layers Drizzle adds to
+ * every call. Called by `openDatabase`; a transaction or any other database goes through Drizzle
+ * as before.
+ */
+export function runPreparedStatementsOnPool(db: Database, pool: StatementPool, logger: Logger | undefined): void {
+  DIRECT.set(db, { pool, logger });
+}
 
 /**
  * Opt in to named prepared statements on `db`: each statement is parsed and planned once per
@@ -44,8 +87,21 @@ export function preparedStatement<V extends Record<string, unknown>>(
 ): (db: Database, values: V) => Promise<unknown> {
   let query: { sql: string; params: unknown[] } | undefined;
   const prepared = new WeakMap<Database, PgPreparedQuery<PreparedQueryConfig>>();
+  // node-postgres copies a query config per call, so one per statement serves every call.
+  let configs: { named: QueryConfig; unnamed: QueryConfig } | undefined;
   return (db, values) => {
     query ??= dialect.sqlToQuery(build());
+    const direct = DIRECT.get(db);
+    if (direct) {
+      configs ??= {
+        named: { text: query.sql, name: options.name, types: DRIZZLE_TYPES },
+        unnamed: { text: query.sql, types: DRIZZLE_TYPES },
+      };
+      const params = fillPlaceholders(query.params, values);
+      direct.logger?.logQuery(query.sql, params);
+      const named = NAMED.has(db) && options.name !== undefined;
+      return direct.pool.query(named ? configs.named : configs.unnamed, params);
+    }
     let statement = prepared.get(db);
     if (!statement) {
       const name = NAMED.has(db) ? options.name : undefined;
