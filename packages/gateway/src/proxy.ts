@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { hasBody, isRequestTooLarge, requestIdOf, sendError, takeWholeBody } from '@control-layer/enrichment';
 import type { Context, Middleware } from 'koa';
@@ -199,7 +199,9 @@ export function proxy(options: ProxyOptions): Middleware {
 function pipeToClient(ctx: Context, body: Readable): void {
   const res = ctx.res;
   ctx.respond = false;
-  res.writeHead(ctx.status, ctx.response.headers as OutgoingHttpHeaders);
+  // The headers are on `res` already (ctx.set writes through): passing a copy would validate and set
+  // every one of them a second time.
+  res.writeHead(ctx.status);
   body.once('error', () => res.destroy());
   res.once('close', () => {
     if (!res.writableFinished) body.destroy();
