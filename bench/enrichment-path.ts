@@ -2,7 +2,10 @@
  * Scenario 2, the enrichment path: the upstream answers every request 403, so every response is
  * diagnosed against a real Postgres. One key per state (a platform key, no access, modality
  * blocked, no credits, a spent cap, nothing to explain), 16 connections, rounds interleaved across
- * the states. The gateway child counts the SQL statements it sends (a Drizzle logger), so
+ * the states. Two gateways take turns in the same rounds: one with the default settings, where
+ * concurrent diagnoses of one key and model share a statement (coalescing), and one with
+ * coalescing off, where every diagnosed response costs its own statement (a load spread over many
+ * keys). The gateway children count the SQL statements they send (a Drizzle logger), so
  * statements per diagnosed response is exact, not sampled. Last, the diagnosis statement alone:
  * the three checks of before next to the five of now, on the same keys.
  * Usage: node --import tsx bench/enrichment-path.ts [--quick]
@@ -10,7 +13,7 @@
 import type { Database } from '@control-layer/db';
 import { seedDenialWorld } from '../packages/db/src/testing/index.ts';
 import { jsonBody, KiB } from './lib/bodies.ts';
-import type { ChildServer } from './lib/child-server.ts';
+import { type ChildServer, startedTogether } from './lib/child-server.ts';
 import { startBenchDatabase } from './lib/database.ts';
 import { DIAGNOSIS_VARIANTS, serverMicros, timeDiagnoses } from './lib/diagnosis-cost.ts';
 import { gatewayStats, startGateway, startUpstream } from './lib/gateway.ts';
@@ -63,6 +66,20 @@ async function seedKeys(db: Database): Promise<Record<State, string>> {
   };
 }
 
+/** The default settings, and coalescing off: every diagnosed response then sends its own statement. */
+const SETTINGS = ['default', 'no coalescing'] as const;
+type Setting = (typeof SETTINGS)[number];
+type Variant = `${Setting}: ${State}`;
+/** Every key state under each setting, the settings side by side for each state. */
+const VARIANTS: readonly Variant[] = STATES.flatMap((state) =>
+  SETTINGS.map((setting) => `${setting}: ${state}` as const),
+);
+
+function splitVariant(variant: Variant): [Setting, State] {
+  const at = variant.indexOf(': ');
+  return [variant.slice(0, at) as Setting, variant.slice(at + 2) as State];
+}
+
 interface StateRound {
   load: LoadResult;
   /** Statements sent per response that was diagnosed (enriched, or passed through unexplained). */
@@ -76,15 +93,27 @@ try {
   const keys = await seedKeys(database.db);
   const upstream = await startUpstream('forbidden');
   servers.push(upstream);
-  const gateway = await startGateway({ upstreamUrl: upstream.url, databaseUrl: database.url, enrichment: true });
-  servers.push(gateway);
+  const [gateway, uncoalesced] = await startedTogether(servers, [
+    startGateway({ upstreamUrl: upstream.url, databaseUrl: database.url, enrichment: true }),
+    startGateway({
+      upstreamUrl: upstream.url,
+      databaseUrl: database.url,
+      enrichment: true,
+      env: { BENCH_COALESCE: 'off' },
+    }),
+  ] as const);
+  const gateways: Record<Setting, ChildServer> = { default: gateway, 'no coalescing': uncoalesced };
   const url = `${gateway.url}/ai/v1/chat/completions`;
   const body = jsonBody(KiB, MODEL);
   const headersOf = (state: State) => ({ 'content-type': 'application/json', authorization: `Bearer ${keys[state]}` });
 
-  // Each key must produce the response its state names before anything is timed.
-  for (const state of STATES) {
-    const response = await fetch(url, { method: 'POST', headers: headersOf(state), body });
+  // Each key must produce the response its state names, on both gateways, before anything is timed.
+  for (const [setting, state] of Object.values(gateways).flatMap((g) => STATES.map((s) => [g, s] as const))) {
+    const response = await fetch(`${setting.url}/ai/v1/chat/completions`, {
+      method: 'POST',
+      headers: headersOf(state),
+      body,
+    });
     const payload = (await response.json()) as { error?: { code?: string } };
     const expected = EXPECTED[state];
     if (response.status !== expected.status || payload.error?.code !== expected.code) {
@@ -94,30 +123,32 @@ try {
     }
   }
 
-  const run = async (state: State, seconds: number): Promise<StateRound> => {
-    const before = await gatewayStats(gateway);
+  const run = async (variant: Variant, seconds: number): Promise<StateRound> => {
+    const [setting, state] = splitVariant(variant);
+    const target = gateways[setting];
+    const before = await gatewayStats(target);
     const result = await load({
-      url,
+      url: `${target.url}/ai/v1/chat/completions`,
       connections,
       durationSeconds: seconds,
       headers: headersOf(state),
       body,
-      serverPid: gateway.pid,
+      serverPid: target.pid,
     });
     // Requests autocannon cut at the end still finish in the gateway; let them be counted.
     await new Promise((resolve) => setTimeout(resolve, 200));
-    const after = await gatewayStats(gateway);
-    expectOnly(state, result, EXPECTED[state].status);
+    const after = await gatewayStats(target);
+    expectOnly(variant, result, EXPECTED[state].status);
     const diagnosed =
       after.enriched - before.enriched + (after.passThrough.unexplained ?? 0) - (before.passThrough.unexplained ?? 0);
     const failed = ['timeout', 'db_error', 'unknown_key'].filter(
       (reason) => (after.passThrough[reason] ?? 0) !== (before.passThrough[reason] ?? 0),
     );
-    if (failed.length > 0) throw new Error(`${state}: diagnoses ended in ${failed.join(', ')}`);
+    if (failed.length > 0) throw new Error(`${variant}: diagnoses ended in ${failed.join(', ')}`);
     return { load: result, diagnosed, statementsPerDiagnosis: (after.statements - before.statements) / diagnosed };
   };
-  const results = await interleave(STATES, { rounds, warmup: (state) => run(state, warmupSeconds) }, (state) =>
-    run(state, durationSeconds),
+  const results = await interleave(VARIANTS, { rounds, warmup: (variant) => run(variant, warmupSeconds) }, (variant) =>
+    run(variant, durationSeconds),
   );
 
   console.log(
@@ -125,18 +156,20 @@ try {
       `interleaved; ${ROUNDS_LEGEND}\n`,
   );
   const rows: string[][] = [];
-  for (const state of STATES) {
-    const r = results[state];
+  for (const variant of VARIANTS) {
+    const [setting, state] = splitVariant(variant);
+    const r = results[variant];
     const rps = r.map((x) => x.load.requestsPerSecond);
     const p50 = median(r.map((x) => x.load.p50));
     const p99 = median(r.map((x) => x.load.p99));
     const perDiagnosis =
       r.reduce((sum, x) => sum + x.statementsPerDiagnosis * x.diagnosed, 0) /
       r.reduce((sum, x) => sum + x.diagnosed, 0);
-    const name = state.replace(/ /g, '_');
+    const name = state.replace(/ /g, '_') + (setting === 'default' ? '' : '_no_coalescing');
     const cpu = median(r.map((x) => x.load.cpuMicrosPerResponse));
     rows.push([
       state,
+      setting,
       `${EXPECTED[state].status} ${EXPECTED[state].code}`,
       medianWithSpread(rps),
       p50.toFixed(0),
@@ -154,13 +187,23 @@ try {
     );
     reportLine('enrichment-path', `rps_${name}`, median(rps), null, null);
     reportLine('enrichment-path', `p50_ms_${name}`, p50, null, null);
-    reportLine('enrichment-path', `p99_ms_${name}`, p99, `<= ${P99_TARGET_MS}`, p99 <= P99_TARGET_MS);
-    // At most one: concurrent diagnoses of the same key and model share a statement (coalescing).
+    // The latency target is judged once, with the default settings.
+    const judged = setting === 'default';
+    reportLine(
+      'enrichment-path',
+      `p99_ms_${name}`,
+      p99,
+      judged ? `<= ${P99_TARGET_MS}` : null,
+      judged ? p99 <= P99_TARGET_MS : null,
+    );
+    // At most one: concurrent diagnoses of the same key and model share a statement (coalescing);
+    // exactly one without it.
     reportLine('enrichment-path', `statements_per_response_${name}`, perDiagnosis, '<= 1', perDiagnosis <= 1);
   }
   printTable(
     [
       'key state',
+      'settings',
       'response',
       'requests/s',
       'p50 (ms)',
