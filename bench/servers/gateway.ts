@@ -37,7 +37,14 @@ function stderrLogger(level: string): GatewayLogger {
     if (stopping || level === 'silent' || rank(name) > rank(level)) return;
     console.error(JSON.stringify({ level: name, msg, ...fields }));
   };
-  return { error: write('error'), warn: write('warn'), info: write('info'), debug: write('debug') };
+  return {
+    error: write('error'),
+    warn: write('warn'),
+    info: write('info'),
+    debug: write('debug'),
+    // As pino answers it, so the gateway skips building lines nobody writes.
+    isLevelEnabled: (name: string) => level !== 'silent' && rank(name) <= rank(level),
+  };
 }
 
 let stopping = false;

@@ -4,6 +4,8 @@ import type { Context, Middleware, Next } from 'koa';
 export interface AccessLogger {
   info(fields: object, message: string): void;
   debug(fields: object, message: string): void;
+  /** pino's: when it says a level is off, an exchange costs no line, no listener, no fields. */
+  isLevelEnabled?(level: string): boolean;
 }
 
 export interface AccessLogOptions {
@@ -28,6 +30,8 @@ export function accessLog(options: AccessLogOptions): Middleware {
   const { logger, quietPaths = ['/healthz', '/readyz', '/metrics'] } = options;
   const quiet = new Set(quietPaths);
   return async function accessLog(ctx: Context, next: Next): Promise<void> {
+    const level = quiet.has(ctx.path) ? 'debug' : 'info';
+    if (logger.isLevelEnabled?.(level) === false) return next();
     const started = performance.now();
     ctx.res.once('close', () => {
       const fields = {
@@ -41,8 +45,7 @@ export function accessLog(options: AccessLogOptions): Middleware {
         // `enriched: <code>` or `passthrough: <reason>` on the inference routes: closed sets only.
         ...ctx.state.enrichment,
       };
-      if (quiet.has(ctx.path)) logger.debug(fields, 'request');
-      else logger.info(fields, 'request');
+      logger[level](fields, 'request');
     });
     await next();
   };

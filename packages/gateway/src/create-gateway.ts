@@ -21,6 +21,8 @@ export interface GatewayLogger {
   warn(fields: object, message: string): void;
   info(fields: object, message: string): void;
   debug(fields: object, message: string): void;
+  /** pino's; when present, access lines for a level that is off are never built. */
+  isLevelEnabled?(level: string): boolean;
 }
 
 export interface GatewayOptions {

@@ -48,9 +48,10 @@ export function endToEndHeaders(
   const kept: Record<string, string | string[]> = {};
   for (const name of Object.keys(headers)) {
     const value = headers[name];
-    if (value === undefined || isHopByHop(name, listed)) continue;
+    if (value === undefined) continue;
     const lower = name.toLowerCase();
-    if (!drop.has(lower)) kept[lower] = value;
+    if (HOP_BY_HOP_HEADERS.has(lower) || lower.startsWith('proxy-') || listed.has(lower) || drop.has(lower)) continue;
+    kept[lower] = value;
   }
   return kept;
 }

@@ -74,4 +74,29 @@ test('carries enriched: <code> or passthrough: <reason> on each /ai/v1 line, nev
   assert.is(probe.status, 200);
 });
 
+test('follows the logger level as it changes: probes at debug, traffic at info, nothing below', async () => {
+  const count = (requestId: string) => lines.filter((l) => l.msg === 'request' && l.requestId === requestId).length;
+  const probe = (requestId: string) => send(`${stack.gatewayUrl}/healthz`, { headers: { 'x-request-id': requestId } });
+  try {
+    logger.level = 'debug';
+    await probe('p-debug');
+    await post(keys.working, 'r-debug');
+    await waitFor(async () => count('p-debug') === 1 && count('r-debug') === 1, 'debug: both lines');
+    logger.level = 'info';
+    await probe('p-info');
+    await post(keys.working, 'r-info');
+    await waitFor(async () => count('r-info') === 1, 'info: the traffic line');
+    logger.level = 'warn';
+    await probe('p-warn');
+    await post(keys.working, 'r-warn');
+    // A line at info would have been written by now: the one at info above took far less.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.is(count('p-info'), 0);
+    assert.is(count('p-warn'), 0);
+    assert.is(count('r-warn'), 0);
+  } finally {
+    logger.level = 'info';
+  }
+});
+
 test.run();
