@@ -50,6 +50,8 @@ function stderrLogger(level: string): GatewayLogger {
 let stopping = false;
 let statements = 0;
 const { db, close } = await openDatabase(config.database.url, {
+  poolSize: config.databasePoolMax,
+  preparedStatements: config.databasePreparedStatements,
   logger: {
     logQuery: () => {
       statements++;
