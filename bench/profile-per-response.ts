@@ -8,12 +8,13 @@
  * CPU time from /proc shown next to them; compare the configurations row by row.
  * Usage: node --import tsx bench/profile-per-response.ts [--quick]
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { seedDenialWorld } from '../packages/db/src/testing/index.ts';
 import { jsonBody, KiB } from './lib/bodies.ts';
 import { type ChildServer, startChildServer } from './lib/child-server.ts';
+import { mainThreadProfile, type ProfileNode } from './lib/cpu-profile.ts';
 import { startBenchDatabase } from './lib/database.ts';
 import { startUpstream } from './lib/gateway.ts';
 import { load } from './lib/load.ts';
@@ -22,16 +23,6 @@ import { printTable } from './lib/stats.ts';
 const quick = process.argv.includes('--quick');
 const seconds = quick ? 3 : 8;
 const connections = 16;
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string };
-}
-interface CpuProfile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
 
 /** The component a sampled frame belongs to. */
 function componentOf(frame: ProfileNode['callFrame']): string {
@@ -62,11 +53,7 @@ function componentOf(frame: ProfileNode['callFrame']): string {
 
 /** Sampled µs per component in the largest profile of `dir` (the main thread's). */
 function sampledMicros(dir: string): Map<string, number> {
-  const [file] = readdirSync(dir)
-    .map((name) => path.join(dir, name))
-    .sort((a, b) => statSync(b).size - statSync(a).size);
-  if (!file) throw new Error(`no profile in ${dir}`);
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const profile = mainThreadProfile(dir);
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const micros = new Map<string, number>();
   profile.samples.forEach((id, i) => {

@@ -3,19 +3,7 @@
  * functions with the most self time, and the most inclusive time, as `file:line function`.
  * Usage: node --import tsx bench/profile-summary.ts <file.cpuprofile> [top=25]
  */
-import { readFileSync } from 'node:fs';
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-
-interface CpuProfile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
+import { type ProfileNode, readCpuProfile } from './lib/cpu-profile.ts';
 
 const [file, topArg] = process.argv.slice(2);
 if (!file) {
@@ -23,7 +11,7 @@ if (!file) {
   process.exit(2);
 }
 const top = Number(topArg ?? 25);
-const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+const profile = readCpuProfile(file);
 
 const byId = new Map(profile.nodes.map((node) => [node.id, node]));
 const parent = new Map<number, number>();

@@ -13,7 +13,7 @@ import { Decimal } from 'decimal.js';
 import { sql } from 'drizzle-orm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildOnce, type CliRun, emptyDatabase, runCli } from './run-cli.ts';
+import { assertRefused, buildOnce, cliWith, emptyDatabase, runCli } from './run-cli.ts';
 
 const test = suite('control-layer admin tool');
 
@@ -27,21 +27,7 @@ test.after(async () => {
   await database?.close();
 });
 
-const cli = (args: string[], stdin?: string) => runCli(args, { env, ...(stdin !== undefined && { stdin }) });
-
-/** Run with `--json`; it must succeed and print exactly one JSON document. */
-async function json<T = Record<string, unknown>>(args: string[], stdin?: string): Promise<T> {
-  const run = await cli([...args, '--json'], stdin);
-  assert.is(run.code, 0, `${args.join(' ')} failed: ${run.stderr}`);
-  return JSON.parse(run.stdout) as T;
-}
-
-/** It must fail with exit code 1, nothing on stdout, and a stderr line matching `reason`. */
-function assertRefused(run: CliRun, reason: RegExp): void {
-  assert.is(run.code, 1, `expected a failure, got ${run.code}: ${run.stdout}`);
-  assert.is(run.stdout, '');
-  assert.match(run.stderr, reason);
-}
+const { cli, json } = cliWith(env);
 
 const keys: Record<string, string> = {};
 

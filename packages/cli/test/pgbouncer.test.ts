@@ -13,7 +13,7 @@ import {
 } from '@control-layer/db/testing';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildOnce, emptyDatabase, runCli } from './run-cli.ts';
+import { buildOnce, cliWith, emptyDatabase, runCli } from './run-cli.ts';
 
 const test = suite('control-layer through PgBouncer');
 
@@ -36,11 +36,7 @@ if (!findPgBouncer()) {
     await database?.close();
   });
 
-  async function json<T = Record<string, unknown>>(args: string[], stdin?: string): Promise<T> {
-    const run = await runCli([...args, '--json'], { env, ...(stdin !== undefined && { stdin }) });
-    assert.is(run.code, 0, `${args.join(' ')} failed: ${run.stderr}\n${bouncer.log().slice(-2000)}`);
-    return JSON.parse(run.stdout) as T;
-  }
+  const { json } = cliWith(env, () => bouncer.log().slice(-2000));
 
   test('sets a database up from nothing and explains a 402 with it', async () => {
     const first = await json<{ applied: number; total: number }>(['migrate']);

@@ -1,8 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { sharedTestPostgres } from '@control-layer/db/testing';
-import pg from 'pg';
+import { createEmptyTestDatabase, type EmptyTestDatabase } from '@control-layer/db/testing';
+import * as assert from 'uvu/assert';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..', '..');
 /** The compiled tool, as `pnpm cli` and an installed `control-layer` run it. */
@@ -55,20 +54,29 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRun
 }
 
 /** A database with nothing in it, not even the schema: the state a new user starts from. */
-export async function emptyDatabase(): Promise<{ url: string; close: () => Promise<void> }> {
-  const server = await sharedTestPostgres();
-  const name = `cl_cli_${randomBytes(6).toString('hex')}`;
-  const admin = async (sql: string) => {
-    const client = new pg.Client({ connectionString: server.url });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  await admin(`create database "${name}"`);
-  const url = new URL(server.url);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), close: () => admin(`drop database if exists "${name}" with (force)`) };
+export function emptyDatabase(): Promise<EmptyTestDatabase> {
+  return createEmptyTestDatabase({ prefix: 'cl_cli' });
+}
+
+/**
+ * The tool bound to one environment, with the check most tests make of a run: `json` runs with
+ * `--json`, which must succeed and print exactly one JSON document. `explain` adds to a failure's
+ * message (a pooler's log, say).
+ */
+export function cliWith(env: Record<string, string>, explain: () => string = () => '') {
+  const cli = (args: string[], stdin?: string) => runCli(args, { env, ...(stdin !== undefined && { stdin }) });
+  async function json<T = Record<string, unknown>>(args: string[], stdin?: string): Promise<T> {
+    const run = await cli([...args, '--json'], stdin);
+    const context = explain();
+    assert.is(run.code, 0, `${args.join(' ')} failed: ${run.stderr}${context && `\n${context}`}`);
+    return JSON.parse(run.stdout) as T;
+  }
+  return { cli, json };
+}
+
+/** It must fail with exit code 1, nothing on stdout, and a stderr line matching `reason`. */
+export function assertRefused(run: CliRun, reason: RegExp): void {
+  assert.is(run.code, 1, `expected a failure, got ${run.code}: ${run.stdout}`);
+  assert.is(run.stdout, '');
+  assert.match(run.stderr, reason);
 }

@@ -8,7 +8,7 @@ import { createGateway, createStubUpstream, listen } from '@control-layer/gatewa
 import { Decimal } from 'decimal.js';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildOnce, type CliRun, emptyDatabase, runCli } from './run-cli.ts';
+import { assertRefused, buildOnce, cliWith, emptyDatabase } from './run-cli.ts';
 
 const test = suite('control-layer spending controls');
 
@@ -22,19 +22,7 @@ test.after(async () => {
   await database?.close();
 });
 
-const cli = (args: string[], stdin?: string) => runCli(args, { env, ...(stdin !== undefined && { stdin }) });
-
-async function json<T = Record<string, unknown>>(args: string[], stdin?: string): Promise<T> {
-  const run = await cli([...args, '--json'], stdin);
-  assert.is(run.code, 0, `${args.join(' ')} failed: ${run.stderr}`);
-  return JSON.parse(run.stdout) as T;
-}
-
-function assertRefused(run: CliRun, reason: RegExp): void {
-  assert.is(run.code, 1, `expected a failure, got ${run.code}: ${run.stdout}`);
-  assert.is(run.stdout, '');
-  assert.match(run.stderr, reason);
-}
+const { cli, json } = cliWith(env);
 
 const keys = { dora: { id: '', secret: '' }, erin: { id: '', secret: '' } };
 let gatewayUrl = '';

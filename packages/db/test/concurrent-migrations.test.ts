@@ -3,14 +3,12 @@
  * the same moment, straight to Postgres and through PgBouncer in transaction mode. Each migration
  * must be applied exactly once and every start must succeed.
  */
-import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
-import pg from 'pg';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MIGRATIONS_FOLDER, migrate, openDatabase, rowsOf } from '../src/index.ts';
-import { findPgBouncer, sharedTestPostgres, startPgBouncer } from '../src/testing/index.ts';
+import { createEmptyTestDatabase, findPgBouncer, sharedTestPostgres, startPgBouncer } from '../src/testing/index.ts';
 
 const test = suite('concurrent migrations');
 const MIGRATIONS = readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER }).length;
@@ -20,23 +18,6 @@ const bouncer = findPgBouncer() ? await startPgBouncer(server.url, { defaultPool
 test.after(async () => {
   await bouncer?.stop();
 });
-
-async function emptyDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `cl_migrate_${randomUUID().replaceAll('-', '')}`;
-  const admin = new pg.Client({ connectionString: server.url });
-  await admin.connect();
-  await admin.query(`create database "${name}"`);
-  await admin.end();
-  return {
-    url: Object.assign(new URL(server.url), { pathname: `/${name}` }).toString(),
-    drop: async () => {
-      const client = new pg.Client({ connectionString: server.url });
-      await client.connect();
-      await client.query(`drop database if exists "${name}" with (force)`);
-      await client.end();
-    },
-  };
-}
 
 async function startAtOnce(url: string, processes: number): Promise<void> {
   const opened = await Promise.all(Array.from({ length: processes }, () => openDatabase(url, { poolSize: 2 })));
@@ -70,11 +51,11 @@ async function startAtOnce(url: string, processes: number): Promise<void> {
 }
 
 test('six starts at once on an empty database each succeed, applying every migration once', async () => {
-  const database = await emptyDatabase();
+  const database = await createEmptyTestDatabase({ server, prefix: 'cl_migrate' });
   try {
     await startAtOnce(database.url, 6);
   } finally {
-    await database.drop();
+    await database.close();
   }
 });
 
@@ -83,11 +64,11 @@ test('the same through PgBouncer in transaction mode', async () => {
     console.warn('pgbouncer is not installed: skipped');
     return;
   }
-  const database = await emptyDatabase();
+  const database = await createEmptyTestDatabase({ server, prefix: 'cl_migrate' });
   try {
     await startAtOnce(bouncer.through(database.url), 6);
   } finally {
-    await database.drop();
+    await database.close();
   }
 });
 

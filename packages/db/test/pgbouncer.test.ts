@@ -6,11 +6,11 @@
 import { randomUUID } from 'node:crypto';
 import { Decimal } from 'decimal.js';
 import { sql } from 'drizzle-orm';
-import pg from 'pg';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createTransaction, explainDenial, getUserBalance, migrate, openDatabase, rowsOf } from '../src/index.ts';
 import {
+  createEmptyTestDatabase,
   createTestDatabase,
   findPgBouncer,
   rejection,
@@ -49,13 +49,8 @@ if (!findPgBouncer()) {
   });
 
   test('applies the migrations to an empty database through it, and a second run changes nothing', async () => {
-    const name = `cl_bouncer_${randomUUID().replaceAll('-', '')}`;
-    const admin = new pg.Client({ connectionString: server.url });
-    await admin.connect();
-    await admin.query(`create database "${name}"`);
-    const url = new URL(t.url);
-    url.pathname = `/${name}`;
-    const fresh = await openDatabase(bouncer.through(url.toString()), { poolSize: 4 });
+    const empty = await createEmptyTestDatabase({ server, prefix: 'cl_bouncer' });
+    const fresh = await openDatabase(bouncer.through(empty.url), { poolSize: 4 });
     try {
       const first = await migrate(fresh.db);
       const again = await migrate(fresh.db);
@@ -71,8 +66,7 @@ if (!findPgBouncer()) {
       assert.is(applied[0]?.n, first.total);
     } finally {
       await fresh.close();
-      await admin.query(`drop database "${name}" with (force)`);
-      await admin.end();
+      await empty.close();
     }
   });
 

@@ -9,8 +9,7 @@ import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { sharedTestPostgres } from '@control-layer/db/testing';
-import pg from 'pg';
+import { createEmptyTestDatabase, type EmptyTestDatabase } from '@control-layer/db/testing';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
@@ -20,22 +19,12 @@ const test = suite('packed packages in a fresh npm project');
 const ROOT = path.resolve(import.meta.dirname, '..', '..', '..');
 const FIXTURES = path.join(import.meta.dirname, 'consumer');
 const project = mkdtempSync(path.join(tmpdir(), 'control-layer-consumer-'));
-const server = await sharedTestPostgres();
-const database = `cl_consumer_${process.pid}_${Date.now()}`;
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: server.url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
+// Created empty by the test that migrates it through the installed package.
+let database: EmptyTestDatabase | undefined;
 
 test.after(async () => {
   rmSync(project, { recursive: true, force: true });
-  await admin(`drop database if exists "${database}" with (force)`).catch(() => {});
+  await database?.close().catch(() => {});
 });
 
 /** `tar -tzf` of a tarball: the files it would install. */
@@ -93,9 +82,8 @@ test('npm installs the tarballs into a fresh project', async () => {
 });
 
 test('a plain node script gets the 402 insufficient_credits envelope from a database the package migrated', async () => {
-  await admin(`create database "${database}"`);
-  const url = new URL(server.url);
-  url.pathname = `/${database}`;
+  database = await createEmptyTestDatabase({ prefix: 'cl_consumer' });
+  const url = new URL(database.url);
   const { stdout } = await run(process.execPath, ['app.mjs', url.toString()], { cwd: project, timeout: 60_000 });
   const results = JSON.parse(stdout) as Record<
     string,

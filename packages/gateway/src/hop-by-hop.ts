@@ -30,9 +30,13 @@ export function connectionTokens(connection: string | string[] | undefined): Set
 
 const NONE: ReadonlySet<string> = new Set();
 
-export function isHopByHop(name: string, listed: ReadonlySet<string> = NONE): boolean {
-  const lower = name.toLowerCase();
+/** `isHopByHop` for a name already in lower case. */
+function isHopByHopLower(lower: string, listed: ReadonlySet<string>): boolean {
   return HOP_BY_HOP_HEADERS.has(lower) || lower.startsWith('proxy-') || listed.has(lower);
+}
+
+export function isHopByHop(name: string, listed: ReadonlySet<string> = NONE): boolean {
+  return isHopByHopLower(name.toLowerCase(), listed);
 }
 
 /**
@@ -50,7 +54,7 @@ export function endToEndHeaders(
     const value = headers[name];
     if (value === undefined) continue;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP_HEADERS.has(lower) || lower.startsWith('proxy-') || listed.has(lower) || drop.has(lower)) continue;
+    if (isHopByHopLower(lower, listed) || drop.has(lower)) continue;
     kept[lower] = value;
   }
   return kept;

@@ -3,16 +3,15 @@
  * that has never been migrated: the primary migrates through the pooler, and two workers explain
  * denials concurrently through 2 server connections, with the default settings.
  */
-import { randomUUID } from 'node:crypto';
 import { openDatabase } from '@control-layer/db';
 import {
+  createEmptyTestDatabase,
   findPgBouncer,
   seedDenialWorld,
   sharedTestPostgres,
   skipSuite,
   startPgBouncer,
 } from '@control-layer/db/testing';
-import { sql } from 'drizzle-orm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { scriptedUpstream, send } from './helpers.ts';
@@ -25,10 +24,8 @@ if (!findPgBouncer()) {
 } else {
   const server = await sharedTestPostgres();
   const bouncer = await startPgBouncer(server.url, { defaultPoolSize: 2 });
-  const name = `cl_gw_bouncer_${randomUUID().replaceAll('-', '')}`;
-  const admin = await openDatabase(server.url, { poolSize: 1 });
-  await admin.db.execute(sql.raw(`create database "${name}"`));
-  const url = Object.assign(new URL(server.url), { pathname: `/${name}` }).toString();
+  const empty = await createEmptyTestDatabase({ server, prefix: 'cl_gw_bouncer' });
+  const { url } = empty;
   const upstream = await scriptedUpstream();
   upstream.respondWith((_req, res) => res.writeHead(403, { 'content-type': 'application/json' }).end('{}'));
   let gateway: ReturnType<typeof startProcess> | undefined;
@@ -37,8 +34,7 @@ if (!findPgBouncer()) {
     gateway?.stop();
     await upstream?.close();
     await bouncer?.stop();
-    await admin.db.execute(sql.raw(`drop database if exists "${name}" with (force)`));
-    await admin.close();
+    await empty.close();
   });
 
   test('migrates an empty database and explains denials under concurrency, through the pooler', async () => {

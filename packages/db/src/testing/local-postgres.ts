@@ -30,7 +30,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export function postgresUserIds(): { uid: number; gid: number } | null {
+function postgresUserIds(): { uid: number; gid: number } | null {
   const id = (flag: string) => spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' });
   const uid = id('-u');
   const gid = id('-g');
@@ -38,7 +38,19 @@ export function postgresUserIds(): { uid: number; gid: number } | null {
   return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }
 
-function run(command: string[], asPostgres: boolean): void {
+/**
+ * The ids of the `postgres` user when this process runs as root (the server, and PgBouncer, refuse
+ * to run as root, so they run as that user); null otherwise.
+ */
+export function serverUserIds(program: string): { uid: number; gid: number } | null {
+  if (process.getuid?.() !== 0) return null;
+  const ids = postgresUserIds();
+  if (!ids) throw new Error(`running as root but no \`postgres\` user exists to run ${program}`);
+  return ids;
+}
+
+/** Run a server command to completion, as `postgres` when asked; throws with its output when it fails. */
+export function runServerCommand(command: string[], asPostgres: boolean): void {
   // Postgres refuses to run as root, so as root every server command runs as `postgres`.
   const argv = asPostgres ? ['runuser', '-u', 'postgres', '--', ...command] : command;
   const [cmd, ...args] = argv as [string, ...string[]];
@@ -53,9 +65,8 @@ function run(command: string[], asPostgres: boolean): void {
  * durability off (tests need speed, not crash safety). Removed entirely by `stop()`.
  */
 export async function startLocalPostgres(bin: string): Promise<TestPostgres> {
-  const isRoot = process.getuid?.() === 0;
-  const ids = isRoot ? postgresUserIds() : null;
-  if (isRoot && !ids) throw new Error('running as root but no `postgres` user exists to run the server');
+  const ids = serverUserIds('the server');
+  const isRoot = ids !== null;
   const dir = mkdtempSync(join(tmpdir(), 'cl-pg-'));
   const data = join(dir, 'data');
   if (ids) chownSync(dir, ids.uid, ids.gid);
@@ -65,7 +76,7 @@ export async function startLocalPostgres(bin: string): Promise<TestPostgres> {
     if (running) {
       running = false;
       try {
-        run([join(bin, 'pg_ctl'), '-D', data, '-m', 'immediate', '-w', 'stop'], isRoot);
+        runServerCommand([join(bin, 'pg_ctl'), '-D', data, '-m', 'immediate', '-w', 'stop'], isRoot);
       } catch {
         // Already gone; the directory is removed below either way.
       }
@@ -82,7 +93,7 @@ export async function startLocalPostgres(bin: string): Promise<TestPostgres> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    run(
+    runServerCommand(
       [
         join(bin, 'initdb'),
         '-D',
@@ -106,7 +117,10 @@ export async function startLocalPostgres(bin: string): Promise<TestPostgres> {
       '-c full_page_writes=off',
       '-c max_connections=300',
     ].join(' ');
-    run([join(bin, 'pg_ctl'), '-D', data, '-l', join(data, 'server.log'), '-w', '-o', options, 'start'], isRoot);
+    runServerCommand(
+      [join(bin, 'pg_ctl'), '-D', data, '-l', join(data, 'server.log'), '-w', '-o', options, 'start'],
+      isRoot,
+    );
     running = true;
   } catch (error) {
     stopSync();

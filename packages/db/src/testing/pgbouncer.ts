@@ -3,7 +3,7 @@ import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, postgresUserIds } from './local-postgres.ts';
+import { freePort, serverUserIds } from './local-postgres.ts';
 
 const CANDIDATES = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer', '/usr/local/bin/pgbouncer'];
 
@@ -59,9 +59,8 @@ export async function startPgBouncer(serverUrl: string, options: PgBouncerOption
   if (!binary) throw new Error('PgBouncer is not installed (apt-get install pgbouncer)');
   const server = new URL(serverUrl);
   const user = decodeURIComponent(server.username || 'postgres');
-  const isRoot = process.getuid?.() === 0;
-  const ids = isRoot ? postgresUserIds() : null;
-  if (isRoot && !ids) throw new Error('running as root but no `postgres` user exists to run PgBouncer');
+  const ids = serverUserIds('PgBouncer');
+  const isRoot = ids !== null;
   const dir = mkdtempSync(join(tmpdir(), 'cl-pgbouncer-'));
   const port = await freePort();
   const logFile = join(dir, 'pgbouncer.log');

@@ -1,9 +1,8 @@
-import { spawnSync } from 'node:child_process';
 import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
-import { findLocalPostgresBin, freePort, postgresUserIds } from './local-postgres.ts';
+import { findLocalPostgresBin, freePort, runServerCommand, serverUserIds } from './local-postgres.ts';
+import { adminQuery } from './test-database.ts';
 
 export interface TestReplica {
   /** `url` (a database on the primary) with host and port replaced by the replica's. */
@@ -18,25 +17,6 @@ export interface TestReplica {
   resumeReplay(): Promise<void>;
   /** Stop it and remove its directory. */
   destroy(): Promise<void>;
-}
-
-function run(command: string[], asPostgres: boolean): void {
-  const argv = asPostgres ? ['runuser', '-u', 'postgres', '--', ...command] : command;
-  const [cmd, ...args] = argv as [string, ...string[]];
-  const result = spawnSync(cmd, args, { encoding: 'utf8' });
-  if (result.status !== 0) {
-    throw new Error(`${command.slice(0, 2).join(' ')} failed (${result.status}): ${result.stderr || result.stdout}`);
-  }
-}
-
-async function query<T extends pg.QueryResultRow>(url: string, text: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(text)).rows;
-  } finally {
-    await client.end();
-  }
 }
 
 /** Whether a streaming replica of `primaryUrl` can be made here: local server binaries and a loopback primary. */
@@ -59,11 +39,10 @@ export async function startStreamingReplica(primaryUrl: string): Promise<TestRep
   const bin = findLocalPostgresBin();
   if (!bin) throw new Error('a streaming replica needs the local Postgres server binaries');
   const primary = new URL(primaryUrl);
-  const isRoot = process.getuid?.() === 0;
-  const ids = isRoot ? postgresUserIds() : null;
-  if (isRoot && !ids) throw new Error('running as root but no `postgres` user exists to run the server');
+  const ids = serverUserIds('the server');
+  const isRoot = ids !== null;
   // A standby must allow at least as many connections as its primary.
-  const [settings] = await query<{ max_connections: string }>(primaryUrl, 'show max_connections');
+  const [settings] = (await adminQuery<{ max_connections: string }>(primaryUrl, 'show max_connections')).rows;
   const dir = mkdtempSync(join(tmpdir(), 'cl-replica-'));
   const data = join(dir, 'data');
   if (ids) chownSync(dir, ids.uid, ids.gid);
@@ -71,7 +50,7 @@ export async function startStreamingReplica(primaryUrl: string): Promise<TestRep
   const url = Object.assign(new URL(primaryUrl), { port: String(port), hostname: '127.0.0.1' });
   let running = false;
 
-  const ctl = (...args: string[]) => run([join(bin, 'pg_ctl'), '-D', data, ...args], isRoot);
+  const ctl = (...args: string[]) => runServerCommand([join(bin, 'pg_ctl'), '-D', data, ...args], isRoot);
   const startServer = () => {
     const options = [
       `-p ${port}`,
@@ -107,7 +86,7 @@ export async function startStreamingReplica(primaryUrl: string): Promise<TestRep
   };
   process.once('exit', destroySync);
   try {
-    run(
+    runServerCommand(
       [
         join(bin, 'pg_basebackup'),
         '-D',
@@ -141,10 +120,10 @@ export async function startStreamingReplica(primaryUrl: string): Promise<TestRep
       if (!running) startServer();
     },
     pauseReplay: async () => {
-      await query(maintenance, 'select pg_wal_replay_pause()');
+      await adminQuery(maintenance, 'select pg_wal_replay_pause()');
     },
     resumeReplay: async () => {
-      await query(maintenance, 'select pg_wal_replay_resume()');
+      await adminQuery(maintenance, 'select pg_wal_replay_resume()');
     },
     destroy: async () => {
       process.removeListener('exit', destroySync);

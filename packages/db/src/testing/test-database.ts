@@ -43,7 +43,8 @@ function templateName(): string {
 
 const templates = new Map<string, Promise<string>>();
 
-async function adminQuery<T extends pg.QueryResultRow>(url: string, text: string, values?: unknown[]) {
+/** One statement on a connection of its own (database creation and the like, outside any pool). */
+export async function adminQuery<T extends pg.QueryResultRow>(url: string, text: string, values?: unknown[]) {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
@@ -113,6 +114,37 @@ export async function createTestDatabase(options: TestDatabaseOptions = {}): Pro
       if (closed) return;
       closed = true;
       await opened.close();
+      await adminQuery(server.url, `drop database if exists "${name}" with (force)`);
+    },
+  };
+}
+
+/** A database with nothing in it, not even the schema. */
+export interface EmptyTestDatabase {
+  url: string;
+  name: string;
+  /** Drop the database (connections still open to it are cut). */
+  close: () => Promise<void>;
+}
+
+/**
+ * A database with nothing in it, not even the schema: what a new user, a migration run or an
+ * installed package starts from.
+ *
+ * @example
+ * const empty = await createEmptyTestDatabase();
+ * try { await migrate((await openDatabase(empty.url)).db); } finally { await empty.close(); }
+ */
+export async function createEmptyTestDatabase(
+  options: { server?: TestPostgres; prefix?: string } = {},
+): Promise<EmptyTestDatabase> {
+  const server = options.server ?? (await sharedTestPostgres());
+  const name = `${options.prefix ?? 'cl_empty'}_${randomBytes(6).toString('hex')}`;
+  await adminQuery(server.url, `create database "${name}"`);
+  return {
+    url: withDatabase(server.url, name),
+    name,
+    close: async () => {
       await adminQuery(server.url, `drop database if exists "${name}" with (force)`);
     },
   };
