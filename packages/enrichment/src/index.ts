@@ -1,3 +1,5 @@
+export type { ApiKeyHeaders } from './api-key.ts';
+export { requestApiKey } from './api-key.ts';
 export { bearerToken } from './bearer-token.ts';
 export type { BoundaryResync } from './boundary-resync.ts';
 export { AUTH_CONFIG_CHANGED_CHANNEL, createBoundaryResync } from './boundary-resync.ts';
@@ -8,6 +10,8 @@ export type { DenialLookup, ReadSource } from './denial-lookup.ts';
 export { denialLookup } from './denial-lookup.ts';
 export type { Denial, DenialRule } from './denial-rule.ts';
 export { diagnoseDenial } from './diagnose.ts';
+export type { Dialect } from './dialect.ts';
+export { DIALECTS, requestDialect } from './dialect.ts';
 export type { ErrorBody, ErrorExtras } from './envelope.ts';
 export { errorEnvelope, isSaneRequestId, requestIdOf, restoreOwnHeaders, sendError } from './envelope.ts';
 export type { DenialCode, ErrorCode, ErrorSpec, ErrorType } from './error-codes.ts';
