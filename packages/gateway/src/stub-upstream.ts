@@ -153,6 +153,11 @@ export function createStubUpstream(options: StubUpstreamOptions): Koa {
     else stream(ctx, cannedMessageEvents(request, id));
   });
 
+  // What the Anthropic SDK's `messages.countTokens` asks: the prompt as the answer would count it, free.
+  router.post('/v1/messages/count_tokens', parseJson, route, async (ctx) => {
+    ctx.body = { input_tokens: messagesTokens(admitted<MessagesRequest>(ctx)).prompt_tokens };
+  });
+
   router.post('/v1/responses', parseJson, route, async (ctx) => {
     const request = admitted<ResponsesRequest>(ctx);
     const id = newResponseId();

@@ -118,6 +118,17 @@ test('yields each Messages event in order from create({ stream: true })', async 
   ]);
 });
 
+test('counts a prompt for messages.countTokens as the answer is charged, and charges nothing', async () => {
+  const member = await freshMember();
+  const counted = await anthropic(member.secret).messages.countTokens({
+    model: MODEL,
+    system: 'Be brief',
+    messages: message.messages,
+  });
+  assert.equal(counted, { input_tokens: 3 });
+  assert.equal(await chargesOf(member.keyId), []);
+});
+
 test('answers responses.create in the Responses shape with usage', async () => {
   const answer = await openaiClient(stack.gatewayUrl, keys.working).responses.create(responseRequest);
   assert.is(answer.object, 'response');
