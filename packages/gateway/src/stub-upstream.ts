@@ -166,7 +166,7 @@ export function createStubUpstream(options: StubUpstreamOptions): Koa {
     else stream(ctx, cannedResponseEvents(request, id));
   });
 
-  // Any other `/v1` route: the same checks, then OpenAI's answer for a URL it does not serve.
+  // Any other `/v1` route: the same checks, then a 404 `unknown_url`, as OpenAI answers a URL it does not serve.
   router.all('/v1{/*path}', parseJson, route, async (ctx) => {
     stubError(ctx, 404, `Unknown request URL: ${ctx.method} ${ctx.path}.`, 'unknown_url');
   });
