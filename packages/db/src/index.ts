@@ -27,7 +27,7 @@ export * from './queries/feature-flags.ts';
 export * from './queries/groups.ts';
 export type { LedgerCheck, LedgerDrift, LedgerRebuild } from './queries/ledger-integrity.ts';
 export { checkLedger, rebuildCheckpoints } from './queries/ledger-integrity.ts';
-export type { ListedModel, ListModelsOptions } from './queries/model-list.ts';
+export type { ListedModel, ListModelsOptions, ModelListing } from './queries/model-list.ts';
 export * from './queries/model-list.ts';
 export type { DeployedModelListing } from './queries/models.ts';
 export * from './queries/models.ts';
