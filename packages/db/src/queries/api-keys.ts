@@ -27,6 +27,8 @@ export interface CreateApiKeyInput {
   burstSize?: number | null;
   /** Makes this a child key of a cap scope: its spend counts toward that parent's cap. */
   parentApiKeyId?: string | null;
+  /** From this instant on the key is refused and its holder told it expired; null: never. */
+  expiresAt?: Date | null;
   /** Supply a known plaintext (demo seeds, imports); generated when absent. */
   secret?: string;
 }
