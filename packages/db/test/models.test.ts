@@ -9,6 +9,7 @@ import {
   listModelsForKey,
   type ModelListing,
   SYSTEM_USER_ID,
+  setTrafficRule,
   softDeleteUser,
 } from '../src/index.ts';
 import { createTestApiKey, createTestGroup, createTestUser, withTestDatabase } from '../src/testing/index.ts';
@@ -58,5 +59,31 @@ test('list an alias once when several groups grant it', () =>
       Math.floor(model.createdAt.getTime() / 1000),
     );
   }));
+
+test('list any number of models, each with its own facts, in one statement', async () => {
+  const statements: string[] = [];
+  await withTestDatabase(
+    async (db) => {
+      const user = await createTestUser(db);
+      for (let i = 0; i < 40; i++) {
+        const model = await createDeployedModel(db, { modelName: `m${i}`, alias: `m${i}`, createdBy: user.id });
+        await addDeploymentToGroup(db, model.id, EVERYONE_GROUP_ID);
+        if (i % 2 === 0)
+          await setTrafficRule(db, { deployedModelId: model.id, apiKeyPurpose: 'batch', action: 'deny' });
+      }
+      const { secret } = await createTestApiKey(db, user.id, 'batch');
+      statements.length = 0;
+      const listed = await listModelsForKey(db, secret);
+      assert.is(statements.length, 1);
+      assert.ok(listed.kind === 'listed');
+      assert.is(listed.models.length, 40);
+      for (const model of listed.models) {
+        assert.is(model.facts.hasModelAccess, true);
+        assert.is(model.facts.deniedPurpose, Number(model.alias.slice(1)) % 2 === 0 ? 'batch' : null, model.alias);
+      }
+    },
+    { logger: { logQuery: (query) => statements.push(query) } },
+  );
+});
 
 test.run();
