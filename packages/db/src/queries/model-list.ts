@@ -67,8 +67,6 @@ left join lateral (
   { name: 'list_models_for_key' },
 );
 
-const INFERENCE: readonly string[] = INFERENCE_PURPOSES;
-
 /**
  * The models a key's owner reaches (through their groups or Everyone; live and active), sorted by
  * alias, each with the facts its availability is judged on. A key that is expired or not an
@@ -85,7 +83,7 @@ export async function listModelsForKey(
   const [first] = rows;
   if (!first) return { kind: 'unknown' };
   const key = parseDenialFacts(first.key_facts);
-  if (key.expired || !INFERENCE.includes(key.purpose)) return { kind: 'refused', key };
+  if (key.expired || !INFERENCE_PURPOSES.includes(key.purpose)) return { kind: 'refused', key };
   const models: ListedModel[] = [];
   for (const row of rows) {
     if (row.alias !== null && row.facts !== null) {
