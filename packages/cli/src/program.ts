@@ -4,6 +4,7 @@ import { registerEndpoints } from './commands/endpoints.ts';
 import { registerExplain } from './commands/explain.ts';
 import { registerFeatureFlags } from './commands/feature-flags.ts';
 import { registerGroups } from './commands/groups.ts';
+import { registerKeyExpiry } from './commands/key-expiry.ts';
 import { registerKeys } from './commands/keys.ts';
 import { registerLedger } from './commands/ledger.ts';
 import { registerMigrate } from './commands/migrate.ts';
@@ -39,9 +40,10 @@ export function createProgram(): Command {
   ]) {
     register(program);
   }
-  // Commands that join an existing group (`keys cap`, `models tariff`, `users flag`).
+  // Commands that join an existing group (`keys cap`, `keys expire`, `models tariff`, `users flag`).
   for (const [group, register] of [
     ['keys', registerSpendCaps],
+    ['keys', registerKeyExpiry],
     ['models', registerTariffs],
     ['users', registerFeatureFlags],
   ] as const) {

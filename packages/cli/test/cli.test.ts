@@ -57,7 +57,7 @@ test('sets up users, keys, a model, a group, a grant, a rule and credits', async
     ['carol', 'carol', 'realtime'],
   ] as const) {
     const key = await json(['keys', 'create', user, '--purpose', purpose]);
-    assert.equal(Object.keys(key).sort(), ['id', 'purpose', 'secret', 'user']);
+    assert.equal(Object.keys(key).sort(), ['expiresAt', 'id', 'purpose', 'secret', 'user']);
     assert.is(key.user, user);
     assert.is(key.purpose, purpose);
     assert.match(String(key.secret), /^sk-[A-Za-z0-9_-]{43}$/);
@@ -197,7 +197,15 @@ test('listings never print a secret', async () => {
   assert.match(run.stdout, /realtime/);
   for (const secret of Object.values(keys)) assert.not.ok(run.stdout.includes(secret));
   const listed = await json<Record<string, unknown>[]>(['keys', 'list', 'alice']);
-  assert.equal(Object.keys(listed[0] ?? {}).sort(), ['createdAt', 'id', 'lastUsed', 'name', 'purpose', 'revoked']);
+  assert.equal(Object.keys(listed[0] ?? {}).sort(), [
+    'createdAt',
+    'expiresAt',
+    'id',
+    'lastUsed',
+    'name',
+    'purpose',
+    'revoked',
+  ]);
 });
 
 test('mistakes are named on stderr with exit code 1 and nothing on stdout', async () => {

@@ -25,9 +25,11 @@ export type { DenialFacts, ExplainDenialOptions, SpendCapFacts } from './queries
 export * from './queries/explain-denial.ts';
 export * from './queries/feature-flags.ts';
 export * from './queries/groups.ts';
+export type { KeyExpiry, KeyExpiryChange } from './queries/key-expiry.ts';
+export * from './queries/key-expiry.ts';
 export type { LedgerCheck, LedgerDrift, LedgerRebuild } from './queries/ledger-integrity.ts';
 export { checkLedger, rebuildCheckpoints } from './queries/ledger-integrity.ts';
-export type { ListedModel, ListModelsOptions } from './queries/model-list.ts';
+export type { ListedModel, ListModelsOptions, ModelListing } from './queries/model-list.ts';
 export * from './queries/model-list.ts';
 export type { DeployedModelListing } from './queries/models.ts';
 export * from './queries/models.ts';

@@ -115,7 +115,10 @@ test('report the facts of the seed cases', () =>
       {
         keyId: undefined,
         userId: undefined,
+        keyName: 'batch',
         purpose: 'batch',
+        expired: false,
+        expiresAt: null,
         isSystemKey: false,
         hasModelAccess: true,
         deniedPurpose: 'batch',

@@ -111,6 +111,11 @@ test('tell about api_keys only when rows come or go or a column the router reads
       assert.equal(await tablesNotified(db, listener, update(sql`description = 'd'`)), []);
       assert.equal(await tablesNotified(db, listener, update(sql`spend_limit = 5`)), ['api_keys']);
       assert.equal(await tablesNotified(db, listener, update(sql`purpose = 'batch'`)), ['api_keys']);
+      assert.equal(await tablesNotified(db, listener, update(sql`expires_at = now() + interval '1 day'`)), [
+        'api_keys',
+      ]);
+      assert.equal(await tablesNotified(db, listener, update(sql`expires_at = null`)), ['api_keys']);
+      assert.equal(await tablesNotified(db, listener, update(sql`expires_at = null`)), []);
       assert.equal(await tablesNotified(db, listener, update(sql`is_deleted = true`)), ['api_keys']);
       assert.equal(
         await tablesNotified(db, listener, () => db.execute(sql`update api_keys set name = 'n' where false`)),

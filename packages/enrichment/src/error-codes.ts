@@ -3,6 +3,7 @@
  * table below knows its status and type (design.md §4).
  */
 export const ERROR_CODES = [
+  'api_key_expired',
   'non_inference_key',
   'model_access_denied',
   'modality_blocked',
@@ -26,6 +27,7 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** The codes that explain a router's denial, in the order the checks run. */
 export const DENIAL_CODES = [
+  'api_key_expired',
   'non_inference_key',
   'model_access_denied',
   'modality_blocked',
@@ -53,6 +55,8 @@ export interface ErrorSpec {
 }
 
 export const ERROR_SPECS: Record<ErrorCode, ErrorSpec> = {
+  // OpenAI answers a bad key with `invalid_request_error`; the status says it is about the key.
+  api_key_expired: { status: 401, type: 'invalid_request_error', param: null },
   non_inference_key: { status: 403, type: 'invalid_request_error', param: null },
   model_access_denied: { status: 403, type: 'invalid_request_error', param: 'model' },
   modality_blocked: { status: 403, type: 'invalid_request_error', param: 'model' },

@@ -1,5 +1,7 @@
 export type { ApiKeyHeaders } from './api-key.ts';
 export { requestApiKey } from './api-key.ts';
+export type { ModelAvailability } from './availability.ts';
+export { modelAvailability } from './availability.ts';
 export { bearerToken } from './bearer-token.ts';
 export type { BoundaryResync } from './boundary-resync.ts';
 export { AUTH_CONFIG_CHANGED_CHANNEL, createBoundaryResync } from './boundary-resync.ts';
@@ -20,6 +22,7 @@ export { errorEnrichment } from './error-enrichment.ts';
 export type { LingerLimits } from './lingering-close.ts';
 export { DEFAULT_LINGER, lingerAfterAnswer } from './lingering-close.ts';
 export {
+  apiKeyExpiredMessage,
   formatBalance,
   formatDollars,
   INSUFFICIENT_CREDITS_MESSAGE,

@@ -56,6 +56,15 @@ export const INSUFFICIENT_CREDITS_MESSAGE = 'Account balance too low. Please add
 
 export const INVALID_API_KEY_MESSAGE = 'Invalid API key';
 
+/**
+ * `expiredAt` is RFC 3339 in whole seconds. The key's name is quoted like a model (an admin may
+ * have named it at any length); an unnamed key reads `This API key`. Never the secret.
+ */
+export function apiKeyExpiredMessage(name: string, expiredAt: string): string {
+  const key = name === '' ? 'This API key' : `API key '${quotedModel(name)}'`;
+  return `${key} expired at ${expiredAt}. Create a new key to continue.`;
+}
+
 /** A balance as a decimal string with at least two decimals and never a rounded digit: `-50.00`, `0.125`. */
 export function formatBalance(balance: Decimal): string {
   return balance.decimalPlaces() < 2 ? balance.toFixed(2) : balance.toFixed();

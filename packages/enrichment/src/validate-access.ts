@@ -1,12 +1,14 @@
 import { type Database, explainDenial } from '@control-layer/db';
 import { diagnoseDenial } from './diagnose.ts';
 import { INVALID_API_KEY_MESSAGE } from './messages.ts';
+import { apiKeyExpired } from './rules/api-key-expired.ts';
 import { modalityBlocked } from './rules/modality-blocked.ts';
 import { modelAccessDenied } from './rules/model-access-denied.ts';
 import { nonInferenceKey } from './rules/non-inference-key.ts';
 
 export const ACCESS_DENIAL_CODES = [
   'invalid_api_key',
+  'api_key_expired',
   'non_inference_key',
   'model_access_denied',
   'modality_blocked',
@@ -38,12 +40,13 @@ export type AccessVerdict =
       cause?: unknown;
     };
 
-/** The enrichment's first three rules: the purpose gate, access, then the deny rule. */
-const ACCESS_RULES = [nonInferenceKey, modelAccessDenied, modalityBlocked];
+/** The enrichment's first four rules: expiry, the purpose gate, access, then the deny rule. */
+const ACCESS_RULES = [apiKeyExpired, nonInferenceKey, modelAccessDenied, modalityBlocked];
 
 /**
  * May this key call this model? The enrichment's verdict as a plain function, for paths that
- * bypass the router: an unknown or deleted key, a key whose purpose is not for inference (the
+ * bypass the router: a key that is not known (unknown, deleted, or of a deleted owner), an
+ * expired key (`api_key_expired`), a key whose purpose is not for inference (the
  * system key excepted), no access through the owner's groups, or a deny rule on the purpose the
  * request runs as each give a denial with the user-facing message. Neither the balance nor a cap
  * is checked. Never throws: a database failure is a `lookup_failed` verdict.

@@ -53,6 +53,7 @@ test('agree with the step-by-step definition on every key, alias and rule purpos
   for (const outcome of [
     'unknown key',
     'unexplained',
+    'api_key_expired',
     'non_inference_key',
     'model_access_denied',
     'modality_blocked',

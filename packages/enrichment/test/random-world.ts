@@ -1,6 +1,6 @@
 /*
  * Random worlds for the differential test: a handful of users, groups, models, keys, rules,
- * tariffs, caps, checkpoints, flags and ledgers, drawn from a seeded generator so a failure
+ * tariffs, caps, checkpoints, flags, ledgers, expiries and deleted owners, drawn from a seeded generator so a failure
  * names the seed that reproduces it. Sizes are bounded.
  */
 import {
@@ -80,6 +80,7 @@ export async function buildWorld(db: Database, seed: number): Promise<World> {
   }
 
   const secrets: string[] = [];
+  const keyIds: string[] = [];
   const owners = [SYSTEM_USER_ID];
   for (let u = 0; u < 4; u++) {
     const user = await createTestUser(db);
@@ -109,6 +110,7 @@ export async function buildWorld(db: Database, seed: number): Promise<World> {
       const capped = r.chance(0.4);
       const { key, secret } = await createApiKey(db, { userId: owner, createdBy: owner, name: `k${k}`, purpose });
       secrets.push(secret);
+      keyIds.push(key.id);
       if (r.chance(0.1)) await db.execute(sql`update api_keys set is_deleted = true where id = ${key.id}`);
       if (!capped) continue;
       const interval = r.pick([null, 'daily', 'weekly', 'monthly'] as const);
@@ -132,8 +134,19 @@ export async function buildWorld(db: Database, seed: number): Promise<World> {
           parentApiKeyId: key.id,
         });
         secrets.push(child.secret);
+        keyIds.push(child.key.id);
       }
     }
+  }
+  // Drawn last, so the draws above (and the worlds of earlier seeds) stay as they were.
+  for (const keyId of keyIds) {
+    const expiry = r.pick([null, null, null, 'past', 'future'] as const);
+    if (expiry === null) continue;
+    const at = expiry === 'past' ? sql`now() - interval '1 day'` : sql`now() + interval '1 day'`;
+    await db.execute(sql`update api_keys set expires_at = ${at} where id = ${keyId}`);
+  }
+  for (const owner of owners.slice(1)) {
+    if (r.chance(0.15)) await db.execute(sql`update users set is_deleted = true where id = ${owner}`);
   }
   secrets.push('sk-not-a-key');
   return { secrets, aliases: [...WORLD_ALIASES, 'no-such-model', null] };

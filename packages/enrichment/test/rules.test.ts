@@ -1,6 +1,6 @@
 /*
  * The verdict as rules: dwctl's order, each rule reading only the facts it declares, and a rule
- * list that callers can narrow (validateApiKeyModelAccess uses the first three).
+ * list that callers can narrow (validateApiKeyModelAccess uses the first four).
  */
 import type { DenialFacts } from '@control-layer/db';
 import { Decimal } from 'decimal.js';
@@ -33,6 +33,9 @@ function randomFacts(r: ReturnType<typeof randomSource>): DenialFacts {
           resetsAt: r.pick([null, '2026-11-28T00:00:00Z']),
         }
       : null,
+    keyName: r.pick(['', 'ci key']),
+    expired: r.chance(0.1),
+    expiresAt: r.pick([null, '2026-11-28T00:00:00Z']),
   };
 }
 

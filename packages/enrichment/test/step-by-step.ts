@@ -18,12 +18,14 @@ import {
   userBalanceCheckpoints,
   userFeatureFlags,
   userGroups,
+  users,
 } from '@control-layer/db';
 import { Decimal } from 'decimal.js';
 
 export async function loadTables(db: Database) {
   return {
     keys: await db.select().from(apiKeys),
+    users: await db.select().from(users),
     checkpoints: await db.select().from(apiKeySpendCheckpoints),
     models: await db.select().from(deployedModels),
     grants: await db.select().from(deploymentGroups),
@@ -67,7 +69,8 @@ export function expectedFacts(
   now: Date,
 ): DenialFacts | null {
   const key = t.keys.find((k) => k.secretHash === hashSecret(secret) && !k.isDeleted);
-  if (!key) return null;
+  // A deleted owner's keys are unknown, as deleted keys are.
+  if (!key || t.users.find((u) => u.id === key.userId)?.isDeleted !== false) return null;
   const user = key.userId;
   const groupsOf = new Set(t.memberships.filter((m) => m.userId === user).map((m) => m.groupId));
   const live = t.models.filter((m) => m.alias === alias && !m.deleted);
@@ -96,7 +99,11 @@ export function expectedFacts(
   return {
     keyId: key.id,
     userId: user,
+    keyName: key.name,
     purpose: key.purpose,
+    expired: key.expiresAt !== null && key.expiresAt.getTime() <= now.getTime(),
+    expiresAt:
+      key.expiresAt && new Date(Math.floor(key.expiresAt.getTime() / 1000) * 1000).toISOString().replace('.000Z', 'Z'),
     isSystemKey: user === SYSTEM_USER_ID,
     hasModelAccess: alias === null ? null : reaches,
     deniedPurpose: alias === null ? null : (rule?.apiKeyPurpose ?? null),
@@ -123,6 +130,7 @@ const INFERENCE = ['realtime', 'batch', 'playground'];
 /** The check table, first match wins, written as one chain of ifs. */
 export function expectedCode(facts: DenialFacts | null, model: string | null): string | null {
   if (!facts) return null;
+  if (facts.expired) return 'api_key_expired';
   if (!facts.isSystemKey && !INFERENCE.includes(facts.purpose)) return 'non_inference_key';
   if (model !== null && facts.hasModelAccess === false) return 'model_access_denied';
   if (model !== null && facts.deniedPurpose !== null) return 'modality_blocked';

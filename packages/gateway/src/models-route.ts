@@ -1,5 +1,12 @@
 import { type Database, describeError, listModelsForKey } from '@control-layer/db';
-import { bearerToken, type ReadSource, sendError } from '@control-layer/enrichment';
+import {
+  bearerToken,
+  diagnoseDenial,
+  INVALID_API_KEY_MESSAGE,
+  modelAvailability,
+  type ReadSource,
+  sendError,
+} from '@control-layer/enrichment';
 import type { Context, Middleware } from 'koa';
 
 /** pino-compatible. */
@@ -15,10 +22,12 @@ const REALTIME_FILTER: Readonly<Record<string, boolean>> = { true: true, false: 
 /**
  * `GET /ai/v1/models` answered from the database, as dwctl does (not proxied): the models the
  * key's owner reaches through their groups or Everyone, live and active, sorted by alias, in
- * OpenAI's list shape (so `client.models.list()` works). 401 `missing_authorization` without a
- * bearer token, 401 `invalid_api_key` for a key that is unknown, deleted, of a deleted user, or
- * not an inference key (platform and system keys included), so no caller without a valid key
- * learns anything. `available_for_realtime=true` hides models with a `realtime` deny rule,
+ * OpenAI's list shape (so `client.models.list()` works), each entry with its `availability` for
+ * this key (the denial a request to it would get, by the diagnosis's own rules; see
+ * `modelAvailability`). 401 `missing_authorization` without a bearer token, 401 `api_key_expired`
+ * for an expired key (as a request with it is told), 401 `invalid_api_key` for a key that is
+ * unknown, deleted, of a deleted user, or not an inference key (platform and system keys
+ * included), so no caller without a valid key learns anything. `available_for_realtime=true` hides models with a `realtime` deny rule,
  * `false` lists only those.
  *
  * @example
@@ -40,18 +49,30 @@ export function modelsRoute(options: { db: Database; logger: ModelsRouteLogger; 
         param: 'available_for_realtime',
       });
     }
-    let models: Awaited<ReturnType<typeof listModelsForKey>>;
+    let listing: Awaited<ReturnType<typeof listModelsForKey>>;
     try {
-      models = await list(db, token, availableForRealtime === undefined ? {} : { availableForRealtime });
+      listing = await list(db, token, availableForRealtime === undefined ? {} : { availableForRealtime });
     } catch (error) {
       logger.warn({ err: describeError(error) }, 'model listing failed');
       return sendError(ctx, 'internal_error', 'The model list could not be read. Please try again later.');
     }
-    if (!models) return sendError(ctx, 'invalid_api_key', 'Invalid API key');
+    if (listing.kind === 'unknown') return sendError(ctx, 'invalid_api_key', INVALID_API_KEY_MESSAGE);
+    if (listing.kind === 'refused') {
+      // Only expiry is explained: any other refused key is no inference key, told nothing more.
+      const denial = listing.key.expired ? diagnoseDenial(listing.key, null) : null;
+      if (!denial) return sendError(ctx, 'invalid_api_key', INVALID_API_KEY_MESSAGE);
+      return sendError(ctx, denial.code, denial.message, denial.extras);
+    }
     ctx.set('cache-control', 'no-store');
     ctx.body = {
       object: 'list',
-      data: models.map((m) => ({ id: m.alias, object: 'model', created: m.created, owned_by: 'None' })),
+      data: listing.models.map((m) => ({
+        id: m.alias,
+        object: 'model',
+        created: m.created,
+        owned_by: 'None',
+        availability: modelAvailability(m.facts, m.alias),
+      })),
     };
   };
 }

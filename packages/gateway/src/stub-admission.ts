@@ -24,14 +24,15 @@ export function routerApiKey(headers: ApiKeyHeaders): string | null {
 
 /**
  * Whether onwards would have the key in the model's key set and let it through, as dwctl's key
- * sync builds it: a deny rule on the key's purpose stops any key; past that, the system key always
+ * sync builds it: only a live key (known, which `explain_denial` already requires, and not
+ * expired by the database clock) is in any key set, refused exactly like an unknown one; a deny rule on the key's purpose stops any key; past that, the system key always
  * passes (whatever its purpose, groups, balance or cap); any other key needs an inference purpose
  * and access to the model; then a balance above zero unless the owner is exempt or the model is
  * free; and a capped scope whose current window is spent loses paid models only. The stub reads
  * the database on every request, so a rolled window readmits at once (a router does at its reload).
  */
 export function admits(facts: DenialFacts | null): boolean {
-  if (facts === null || facts.deniedPurpose !== null) return false;
+  if (facts === null || facts.expired || facts.deniedPurpose !== null) return false;
   if (facts.isSystemKey) return true;
   if (!INFERENCE_PURPOSES.includes(facts.purpose)) return false;
   if (facts.hasModelAccess !== true) return false;

@@ -21,6 +21,7 @@ import {
   createTestGroup,
   createTestUser,
 } from '@control-layer/db/testing';
+import { sql } from 'drizzle-orm';
 import OpenAI from 'openai';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -78,7 +79,9 @@ test('lists the models the owner reaches, live and active, sorted by alias, in O
     ['Alpha', 'beta', 'zeta'],
   );
   for (const entry of body.data) {
-    assert.equal(Object.keys(entry), ['id', 'object', 'created', 'owned_by']);
+    assert.equal(Object.keys(entry), ['id', 'object', 'created', 'owned_by', 'availability']);
+    // No tariffs: every model is free, and the batch key is denied on none.
+    assert.equal(entry.availability, { status: 'available' });
     assert.is(entry.object, 'model');
     assert.is(entry.owned_by, 'None');
     assert.ok(Number.isInteger(entry.created) && Math.abs(entry.created - Date.now() / 1000) < 3600);
@@ -122,6 +125,33 @@ test('answers 401 missing_authorization without a token, and 401 invalid_api_key
     assert.equal(json(response).error.code, 'invalid_api_key');
     assert.not.ok(response.body.toString().includes('Alpha'));
   }
+});
+
+test('answers an expired key with the 401 api_key_expired a request with it gets, also through models.list()', async () => {
+  const { key, secret: expiring } = await createTestApiKey(db, member.id, 'batch', 'nightly');
+  await db.execute(sql`update api_keys set expires_at = '2026-05-06T07:08:09.5Z' where id = ${key.id}`);
+  const response = await list(`Bearer ${expiring}`);
+  assert.is(response.status, 401);
+  assert.is(response.headers['x-should-retry'], 'false');
+  const { error } = json(response);
+  assert.is(error.code, 'api_key_expired');
+  assert.is(error.type, 'invalid_request_error');
+  assert.is(error.message, "API key 'nightly' expired at 2026-05-06T07:08:09Z. Create a new key to continue.");
+  assert.is(error.expired_at, '2026-05-06T07:08:09Z');
+  assert.not.ok(response.body.toString().includes('Alpha'));
+  assert.not.ok(response.body.toString().includes(expiring));
+  const client = new OpenAI({ apiKey: expiring, baseURL: `${front.url}/ai/v1` });
+  try {
+    await client.models.list();
+    assert.unreachable('expected a 401');
+  } catch (error) {
+    assert.instance(error, OpenAI.AuthenticationError);
+    assert.is((error as InstanceType<typeof OpenAI.AuthenticationError>).code, 'api_key_expired');
+  }
+  // A platform key that has expired is told it expired too: expiry is checked first.
+  const platform = await createTestApiKey(db, member.id, 'platform', '');
+  await db.execute(sql`update api_keys set expires_at = now() where id = ${platform.key.id}`);
+  assert.match(json(await list(`Bearer ${platform.secret}`)).error.message, /^This API key expired at /);
 });
 
 test("lists only Everyone's models for a user in no group", async () => {

@@ -1,26 +1,30 @@
 import { type SQL, sql } from 'drizzle-orm';
-import { NIL_UUID } from '../schema/index.ts';
 
 /*
- * The two access predicates of the single-purpose queries. `explain_denial()` (migration 0004)
- * states the same two checks against the deployment it joins once: change them together.
+ * The access predicates of the single-purpose queries, on the definitions migration 0006 keeps in
+ * the database (`known_api_key`, `user_reaches_deployment`), which `explain_denial()` and the model
+ * list read too: there is one copy of each rule, in SQL.
  */
 
 /**
- * True when the user reaches a non-deleted deployment with this alias through a group: one of
- * their own, or Everyone (which the system user is not part of). An unknown alias is false.
+ * The key presented as `secretHash`, if its holder may still present it: a set of at most one row
+ * (`id`, `user_id`, `name`, `purpose`, `parent_api_key_id`, `expires_at`, `expired`) for a key
+ * that is not deleted and whose owner is not; live when `expired` is false.
+ */
+export function knownApiKey(secretHash: SQL): SQL {
+  return sql`known_api_key(${secretHash})`;
+}
+
+/**
+ * True when the user reaches a live deployment with this alias through a group: one of their
+ * own, or Everyone (which the system user is not part of). An unknown alias is false.
  */
 export function userReachesAlias(userId: SQL, alias: SQL): SQL<boolean> {
   return sql<boolean>`exists (
     select 1
     from deployed_models d
-    join deployment_groups dg on dg.deployment_id = d.id
     where d.alias = ${alias}
-      and d.deleted = false
-      and (
-        dg.group_id in (select ug.group_id from user_groups ug where ug.user_id = ${userId})
-        or (dg.group_id = ${NIL_UUID}::uuid and ${userId} <> ${NIL_UUID}::uuid)
-      )
+      and exists (select 1 from user_reaches_deployment(${userId}, d.id))
   )`;
 }
 

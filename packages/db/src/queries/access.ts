@@ -2,7 +2,6 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { Database } from '../database.ts';
 import { rowsOf } from '../database.ts';
 import {
-  apiKeys,
   deployedModels,
   deploymentGroups,
   groups,
@@ -20,7 +19,7 @@ import type {
   NewInferenceEndpoint,
   TrafficRule,
 } from '../types.ts';
-import { deniedPurpose, isPossibleAlias, userReachesAlias } from './access-sql.ts';
+import { deniedPurpose, isPossibleAlias, knownApiKey, userReachesAlias } from './access-sql.ts';
 import { hashSecret } from './api-keys.ts';
 
 /** The nil-uuid group every user but the system user belongs to implicitly. */
@@ -97,13 +96,15 @@ export async function checkUserHasModelAccess(db: Database, userId: string, alia
 
 /**
  * The purpose denied on this alias for the presented key, or null. Only `deny` rules count, only
- * on live deployments, and only against the key's own purpose; an unknown or deleted key is null.
+ * on live deployments, and only against the key's own purpose; a key that is not live (unknown,
+ * deleted, of a deleted owner, or expired) is null.
  */
 export async function checkModalityBlocked(db: Database, secret: string, alias: string): Promise<string | null> {
   if (!isPossibleAlias(alias)) return null;
-  const [row] = await db
-    .select({ purpose: deniedPurpose(sql`${apiKeys.purpose}`, sql`${alias}`) })
-    .from(apiKeys)
-    .where(and(eq(apiKeys.secretHash, hashSecret(secret)), eq(apiKeys.isDeleted, false)));
-  return row?.purpose ?? null;
+  const result = await db.execute(
+    sql`select ${deniedPurpose(sql`k.purpose`, sql`${alias}`)} as purpose
+        from ${knownApiKey(sql`${hashSecret(secret)}`)} k
+        where not k.expired`,
+  );
+  return rowsOf<{ purpose: string | null }>(result)[0]?.purpose ?? null;
 }

@@ -1,8 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { and, asc, eq, getTableColumns } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, sql } from 'drizzle-orm';
 import type { Database } from '../database.ts';
+import { rowsOf } from '../database.ts';
 import { type ApiKeyPurpose, apiKeys } from '../schema/index.ts';
 import type { ApiKey } from '../types.ts';
+import { knownApiKey } from './access-sql.ts';
 
 /** Lowercase hex SHA-256 of the whole key string: the only form in which a key is stored. */
 export function hashSecret(secret: string): string {
@@ -25,6 +27,8 @@ export interface CreateApiKeyInput {
   burstSize?: number | null;
   /** Makes this a child key of a cap scope: its spend counts toward that parent's cap. */
   parentApiKeyId?: string | null;
+  /** From this instant on the key is refused and its holder told it expired; null: never. */
+  expiresAt?: Date | null;
   /** Supply a known plaintext (demo seeds, imports); generated when absent. */
   secret?: string;
 }
@@ -45,14 +49,12 @@ export async function createApiKey(db: Database, input: CreateApiKeyInput): Prom
   return { key, secret };
 }
 
-/** The owner of a live key, or null for an unknown or deleted key. */
+/** The owner of a live key, or null for any other (unknown, deleted, of a deleted owner, expired). */
 export async function getUserIdBySecret(db: Database, secret: string): Promise<string | null> {
-  const [row] = await db
-    .select({ userId: apiKeys.userId })
-    .from(apiKeys)
-    .where(and(eq(apiKeys.secretHash, hashSecret(secret)), eq(apiKeys.isDeleted, false)))
-    .limit(1);
-  return row?.userId ?? null;
+  const result = await db.execute(
+    sql`select k.user_id from ${knownApiKey(sql`${hashSecret(secret)}`)} k where not k.expired limit 1`,
+  );
+  return rowsOf<{ user_id: string }>(result)[0]?.user_id ?? null;
 }
 
 /** Soft-delete a key. Returns false when it was already deleted or does not exist. */

@@ -28,8 +28,14 @@ export interface DenialFacts {
   keyId: string;
   /** Owner of the presented key. */
   userId: string;
+  /** The presented key's name (shown to its holder only, in the expiry message). */
+  keyName: string;
   /** The presented key's purpose. */
   purpose: string;
+  /** The database clock has reached the key's `expires_at`: the key is known but not live. */
+  expired: boolean;
+  /** The key's `expires_at`, RFC 3339 in whole seconds (`2026-11-28T00:00:00Z`); null: never expires. */
+  expiresAt: string | null;
   /** Whether the key belongs to the system user (the nil uuid), which the router always admits. */
   isSystemKey: boolean;
   /** Whether the owner reaches the alias; null when no alias was given. */
@@ -58,7 +64,10 @@ export interface ExplainDenialOptions {
 interface DenialRow {
   key_id: string;
   user_id: string;
+  key_name: string;
   purpose: string;
+  expired: boolean;
+  expires_at: string | null;
   has_access: boolean | null;
   denied_purpose: string | null;
   balance: string;
@@ -77,7 +86,7 @@ const RULE_PURPOSE = sql`${sql.placeholder('rulePurpose')}::text`;
 
 /*
  * The diagnosis, one statement answering every check, for one shape of alias (`alias`: the alias
- * placeholder, or a constant when no alias is sent). `explain_denial` (migration 0004) holds the
+ * placeholder, or a constant when no alias is sent). `explain_denial` (migration 0006) holds the
  * query, so each connection plans it once; every fact in it is an indexed lookup by a unique key,
  * so the cost does not grow with the ledger. `rulePurpose` null means the key's own purpose.
  */
@@ -85,6 +94,36 @@ function explainDenialSql(alias: SQL): SQL {
   // The row as one JSON text column: every fact is text or boolean already, and one column costs
   // the client far less to decode than fourteen.
   return sql`select row_to_json(f)::text as facts from explain_denial(${HASH}, ${alias}, ${RULE_PURPOSE}) f`;
+}
+
+/** One `explain_denial` row, read as JSON text (`row_to_json(f)::text`), as facts. */
+export function parseDenialFacts(json: string): DenialFacts {
+  const row = JSON.parse(json) as DenialRow;
+  return {
+    keyId: row.key_id,
+    userId: row.user_id,
+    keyName: row.key_name,
+    purpose: row.purpose,
+    expired: row.expired,
+    expiresAt: row.expires_at,
+    isSystemKey: row.user_id === '00000000-0000-0000-0000-000000000000',
+    hasModelAccess: row.has_access,
+    deniedPurpose: row.denied_purpose,
+    balance: new Decimal(row.balance),
+    balanceExempt: row.balance_exempt,
+    modelIsFree: row.model_free,
+    spendCap:
+      row.spend_limit === null
+        ? null
+        : {
+            rootKeyId: row.root_id,
+            limit: new Decimal(row.spend_limit),
+            interval: row.spend_limit_interval,
+            windowSpend: new Decimal(row.window_spend),
+            windowCurrent: row.window_current,
+            resetsAt: row.resets_at,
+          },
+  };
 }
 
 type Values = { hash: string; rulePurpose: string | null };
@@ -102,8 +141,10 @@ const STATEMENTS = {
 };
 
 /**
- * Diagnose a denial in one SQL statement (one round trip). Returns null for an unknown or
- * deleted key: such a caller is told nothing about accounts, models or balances.
+ * Diagnose a denial in one SQL statement (one round trip). Returns null for a key that is not
+ * known (unknown, deleted, or of a deleted owner: `known_api_key` in migration 0006): such a
+ * caller is told nothing about accounts, models or balances. An expired key is returned with
+ * `expired` set; it is live only while that is false.
  */
 export async function explainDenial(
   db: Database,
@@ -125,27 +166,12 @@ export async function explainDenial(
         : await STATEMENTS.alias(db, { ...values, alias });
   const [found] = rowsOf<{ facts: string }>(result);
   if (!found) return null;
-  const row = JSON.parse(found.facts) as DenialRow;
+  const facts = parseDenialFacts(found.facts);
+  if (!impossible && !noRule) return facts;
   return {
-    keyId: row.key_id,
-    userId: row.user_id,
-    purpose: row.purpose,
-    isSystemKey: row.user_id === '00000000-0000-0000-0000-000000000000',
-    hasModelAccess: impossible ? false : row.has_access,
-    deniedPurpose: noRule ? null : row.denied_purpose,
-    balance: new Decimal(row.balance),
-    balanceExempt: row.balance_exempt,
-    modelIsFree: impossible ? true : row.model_free,
-    spendCap:
-      row.spend_limit === null
-        ? null
-        : {
-            rootKeyId: row.root_id,
-            limit: new Decimal(row.spend_limit),
-            interval: row.spend_limit_interval,
-            windowSpend: new Decimal(row.window_spend),
-            windowCurrent: row.window_current,
-            resetsAt: row.resets_at,
-          },
+    ...facts,
+    hasModelAccess: impossible ? false : facts.hasModelAccess,
+    deniedPurpose: null,
+    modelIsFree: impossible ? true : facts.modelIsFree,
   };
 }

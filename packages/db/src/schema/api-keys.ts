@@ -55,6 +55,9 @@ export const apiKeys = pgTable(
     spendLimitInterval: text('spend_limit_interval').$type<SpendLimitInterval>(),
     // Set on a hidden child (the batch key of a capped key): its spend counts toward the parent.
     parentApiKeyId: uuid('parent_api_key_id').references((): AnyPgColumn => apiKeys.id),
+    // From this instant on (by the database clock) the key is refused as if unknown and explained
+    // as expired; null: never.
+    expiresAt: timestamp('expires_at', { withTimezone: true }),
   },
   (t) => [
     check('api_keys_purpose_check', sql`${t.purpose} in ('platform', 'realtime', 'batch', 'playground')`),
@@ -68,6 +71,8 @@ export const apiKeys = pgTable(
     ),
     check('api_keys_interval_requires_limit', sql`${t.spendLimitInterval} is null or ${t.spendLimit} is not null`),
     check('api_keys_children_carry_no_cap', sql`${t.parentApiKeyId} is null or ${t.spendLimit} is null`),
+    // 'infinity' would read as never and '-infinity' has no instant to name in the denial.
+    check('api_keys_expires_at_finite', sql`${t.expiresAt} is null or isfinite(${t.expiresAt})`),
     // One live child per (parent, purpose), as dwctl mints them.
     uniqueIndex('idx_api_keys_child_purpose')
       .on(t.parentApiKeyId, t.purpose)

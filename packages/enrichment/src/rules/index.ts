@@ -1,4 +1,5 @@
 import type { DenialRule } from '../denial-rule.ts';
+import { apiKeyExpired } from './api-key-expired.ts';
 import { insufficientCredits } from './insufficient-credits.ts';
 import { modalityBlocked } from './modality-blocked.ts';
 import { modelAccessDenied } from './model-access-denied.ts';
@@ -7,11 +8,12 @@ import { spendCapExceeded } from './spend-cap-exceeded.ts';
 import { spendCapResetPending } from './spend-cap-reset-pending.ts';
 
 /**
- * The verdict, most fundamental first: a key that cannot do inference at all, then access, then
- * the key's purpose, then the account's balance (which supersedes the key's cap: if both are
- * spent, the account is what to act on), then the cap.
+ * The verdict, most fundamental first: a key that has expired, then a key that cannot do
+ * inference at all, then access, then the key's purpose, then the account's balance (which
+ * supersedes the key's cap: if both are spent, the account is what to act on), then the cap.
  */
 export const DENIAL_RULES: readonly DenialRule[] = [
+  apiKeyExpired,
   nonInferenceKey,
   modelAccessDenied,
   modalityBlocked,
