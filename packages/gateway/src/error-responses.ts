@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { describeError, stackFrames } from '@control-layer/db';
-import { type ErrorCode, errorEnvelope, sendError } from '@control-layer/enrichment';
+import { type ErrorCode, errorResponse, sendError } from '@control-layer/enrichment';
 import type { Context, Middleware, Next } from 'koa';
 
 /** pino-compatible. */
@@ -21,7 +21,7 @@ const CLIENT_ERROR_CODES: Readonly<Record<number, ErrorCode>> = {
 const INTERNAL_MESSAGE = 'The gateway could not complete the request. Please try again later.';
 
 /**
- * The gateway's own errors in the one envelope: an unknown route (404), a method a route does
+ * The gateway's own errors in the request's dialect: an unknown route (404), a method a route does
  * not take (405), a client error thrown inside the app, and anything unexpected, which becomes a
  * 500 whose body names nothing internal (the details go to the log with the request id).
  * Responses that already have a body, the upstream's included, are left alone.
@@ -76,9 +76,19 @@ export function onClientError(error: Error & { code?: string }, socket: Socket):
     return;
   }
   const [status, reason, code] = CLIENT_ERROR_STATUS[error.code ?? ''] ?? [400, 'Bad Request', 'bad_request'];
-  const body = JSON.stringify(errorEnvelope(code, 'The request could not be parsed as HTTP/1.1.', null));
+  // No request was read, so no path or header to tell a dialect by: OpenAI's, the default.
+  const answer = errorResponse('openai', {
+    code,
+    message: 'The request could not be parsed as HTTP/1.1.',
+    requestId: null,
+    extras: {},
+  });
+  const body = JSON.stringify(answer.body);
+  const own = Object.entries(answer.headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-      `x-content-type-options: nosniff\r\ncache-control: no-store\r\nconnection: close\r\n\r\n${body}`,
+      `${own}x-content-type-options: nosniff\r\ncache-control: no-store\r\nconnection: close\r\n\r\n${body}`,
   );
 }

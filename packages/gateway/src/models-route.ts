@@ -1,6 +1,7 @@
 import { type Database, describeError, listModelsForKey } from '@control-layer/db';
-import { bearerToken, type ReadSource, sendError } from '@control-layer/enrichment';
+import { dialectOf, type ReadSource, requestApiKey, sendError } from '@control-layer/enrichment';
 import type { Context, Middleware } from 'koa';
+import { MODEL_LIST_SHAPES } from './model-list-shapes.ts';
 
 /** pino-compatible. */
 export interface ModelsRouteLogger {
@@ -15,10 +16,11 @@ const REALTIME_FILTER: Readonly<Record<string, boolean>> = { true: true, false: 
 /**
  * `GET /ai/v1/models` answered from the database, as dwctl does (not proxied): the models the
  * key's owner reaches through their groups or Everyone, live and active, sorted by alias, in
- * OpenAI's list shape (so `client.models.list()` works). 401 `missing_authorization` without a
- * bearer token, 401 `invalid_api_key` for a key that is unknown, deleted, of a deleted user, or
- * not an inference key (platform and system keys included), so no caller without a valid key
- * learns anything. `available_for_realtime=true` hides models with a `realtime` deny rule,
+ * OpenAI's list shape, or Anthropic's for a request with `anthropic-version` (so
+ * `client.models.list()` of either SDK works). The key is the bearer token, else `x-api-key`.
+ * 401 `missing_authorization` without a key, 401 `invalid_api_key` for a key that is unknown,
+ * deleted, of a deleted user, or not an inference key (platform and system keys included), so no
+ * caller without a valid key learns anything; errors are in the request's dialect. `available_for_realtime=true` hides models with a `realtime` deny rule,
  * `false` lists only those.
  *
  * @example
@@ -31,7 +33,7 @@ export function modelsRoute(options: { db: Database; logger: ModelsRouteLogger; 
     ? (_primary, secret, filter) => readDb.run((read) => listModelsForKey(read, secret, filter))
     : listModelsForKey;
   return async function modelsRoute(ctx: Context): Promise<void> {
-    const token = bearerToken(ctx.get('authorization'));
+    const token = requestApiKey(ctx.req.headers);
     if (!token) return sendError(ctx, 'missing_authorization', 'Missing Authorization header');
     const filter = ctx.query.available_for_realtime;
     const availableForRealtime = filter === undefined ? undefined : REALTIME_FILTER[String(filter)];
@@ -49,9 +51,6 @@ export function modelsRoute(options: { db: Database; logger: ModelsRouteLogger; 
     }
     if (!models) return sendError(ctx, 'invalid_api_key', 'Invalid API key');
     ctx.set('cache-control', 'no-store');
-    ctx.body = {
-      object: 'list',
-      data: models.map((m) => ({ id: m.alias, object: 'model', created: m.created, owned_by: 'None' })),
-    };
+    ctx.body = MODEL_LIST_SHAPES[dialectOf(ctx)](models);
   };
 }
