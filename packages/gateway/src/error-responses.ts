@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { describeError, stackFrames } from '@control-layer/db';
-import { type ErrorCode, errorResponse, sendError } from '@control-layer/enrichment';
+import { type Dialect, type ErrorCode, errorResponse, requestDialect, sendError } from '@control-layer/enrichment';
 import type { Context, Middleware, Next } from 'koa';
 
 /** pino-compatible. */
@@ -66,18 +66,32 @@ const CLIENT_ERROR_STATUS: Readonly<Record<string, [number, string, ErrorCode]>>
 };
 
 /**
+ * The dialect of a request Node could not parse, from what arrived of it (`rawPacket`): the path of
+ * its request line and whether an `anthropic-version` header came before the fault.
+ */
+function rawDialect(packet: Buffer | undefined): Dialect {
+  if (!packet) return 'openai';
+  const head = packet.subarray(0, 16 * 1024).toString('latin1');
+  const end = head.indexOf('\r\n\r\n');
+  const [line = '', ...headers] = (end === -1 ? head : head.slice(0, end)).split('\r\n');
+  const target = line.split(' ')[1] ?? '';
+  const query = target.indexOf('?');
+  const versioned = headers.some((header) => /^anthropic-version[ \t]*:/i.test(header));
+  return requestDialect(query === -1 ? target : target.slice(0, query), versioned ? '' : undefined);
+}
+
+/**
  * Node's answer to a request it cannot even parse (bad request line, invalid header characters,
  * conflicting lengths, oversized headers), in the envelope rather than a bare status line. The
  * connection is closed after it, as Node does.
  */
-export function onClientError(error: Error & { code?: string }, socket: Socket): void {
+export function onClientError(error: Error & { code?: string; rawPacket?: Buffer }, socket: Socket): void {
   if (!socket.writable || error.code === 'ECONNRESET') {
     socket.destroy();
     return;
   }
   const [status, reason, code] = CLIENT_ERROR_STATUS[error.code ?? ''] ?? [400, 'Bad Request', 'bad_request'];
-  // No request was read, so no path or header to tell a dialect by: OpenAI's, the default.
-  const answer = errorResponse('openai', {
+  const answer = errorResponse(rawDialect(error.rawPacket), {
     code,
     message: 'The request could not be parsed as HTTP/1.1.',
     requestId: null,
