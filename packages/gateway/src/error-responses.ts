@@ -55,7 +55,9 @@ export function errorResponses(options: { logger: ErrorResponsesLogger }): Middl
     }
     if (ctx.body != null) return;
     if (ctx.status === 404) sendError(ctx, 'not_found', `Unknown request URL: ${ctx.method} ${ctx.path}`);
-    else if (ctx.status === 405)
+    // The router's 501 is for a method it knows on no route (TRACE, PROPFIND): Koa would answer it
+    // in plain text; the route takes none of those, so it is the 405 in the envelope.
+    else if (ctx.status === 405 || ctx.status === 501)
       sendError(ctx, 'method_not_allowed', `Method ${ctx.method} is not allowed on ${ctx.path}`);
   };
 }

@@ -156,6 +156,9 @@ test("writes the gateway's own errors to an Anthropic client in its envelope", a
   response = await send(`${front.url}/metrics`, { method: 'DELETE', headers: VERSION });
   assert.is(response.status, 405);
   assert.is(anthropicError(response).type, 'invalid_request_error');
+  response = await send(`${front.url}/nowhere`, { method: 'TRACE', headers: {} });
+  assert.is(response.status, 405);
+  assert.is(JSON.parse(response.body.toString()).error.code, 'method_not_allowed');
   response = await send(`${front.url}/ai/v1/models`, { headers: VERSION });
   assert.is(response.status, 401);
   assert.equal(anthropicError(response), {
