@@ -30,11 +30,14 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The SDK as a user sets it up, default retries included, sending the key in `via`. */
 function client(key: string, via: KeyHeader, options: { maxRetries?: number } = {}): Anthropic {
+  const baseURL = `${front.url}/ai`;
+  if (via === 'authorization') return new Anthropic({ apiKey: key, baseURL, ...options });
+  // As the README shows it; `authorization: null` also keeps ANTHROPIC_AUTH_TOKEN from the environment out.
   return new Anthropic({
-    apiKey: key,
-    baseURL: `${front.url}/ai`,
+    apiKey: null,
+    baseURL,
+    defaultHeaders: { 'x-api-key': key, authorization: null },
     ...options,
-    ...(via === 'x-api-key' && { defaultHeaders: { 'x-api-key': key, authorization: null } }),
   });
 }
 
