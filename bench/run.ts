@@ -15,6 +15,7 @@ import { createInterface } from 'node:readline';
 const SCENARIOS = [
   'pass-through',
   'enrichment-path',
+  'dialects',
   'ledger-scale',
   'memory',
   'memory-streams',

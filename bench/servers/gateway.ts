@@ -71,6 +71,11 @@ const gateway = createGateway({
   coalesce: process.env.BENCH_COALESCE !== 'off',
 });
 
+// Benchmark-only switch, to measure what deciding each request's dialect costs a pass-through.
+if (process.env.BENCH_DIALECT === 'off') {
+  gateway.middleware = gateway.middleware.filter((middleware) => middleware.name !== 'decideDialect');
+}
+
 async function stats(): Promise<GatewayBenchStats> {
   const enriched = (await gateway.metrics.enriched.get()).values;
   const passThrough = (await gateway.metrics.passThrough.get()).values;

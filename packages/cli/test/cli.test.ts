@@ -167,6 +167,23 @@ test('through the gateway: a working key, each denial, and a 402', async () => {
     human.stdout,
     /402 insufficient_credits: Account balance too low\. Please add credits to continue\. \(balance -2\.25\)/,
   );
+  // --dialect prints the whole answer that client gets; the verdict is the same in each.
+  const anthropic = await json<{ status: number; body: unknown; headers: Record<string, string> }>(
+    ['explain', 'chat', '--dialect', 'anthropic'],
+    keys.bob,
+  );
+  assert.is(anthropic.status, 402);
+  assert.equal(anthropic.body, {
+    type: 'error',
+    error: { type: 'billing_error', message: fields.message, code: 'insufficient_credits', balance: '-2.25' },
+    request_id: null,
+  });
+  assert.equal(anthropic.headers, { 'content-type': 'application/json', 'x-should-retry': 'false' });
+  const openai = await json<{ body: unknown }>(['explain', 'chat', '--dialect', 'openai'], keys.bob);
+  assert.equal(openai.body, { error: { ...fields, request_id: null } });
+  const printed = await cli(['explain', 'chat', '--dialect', 'anthropic'], keys.bob);
+  assert.match(printed.stdout, /^402 insufficient_credits: /);
+  assert.match(printed.stdout, /\n\{"type":"error","error":\{"type":"billing_error",/);
 
   // Changes through the tool take effect on the next request.
   await json(['credits', 'grant', 'bob', '2.25']);
@@ -246,6 +263,7 @@ test('mistakes are named on stderr with exit code 1 and nothing on stdout', asyn
     for (const [j, result] of results.entries()) assertRefused(result, batch[j]?.reason ?? /never/);
   }
   assertRefused(await cli(['explain', 'chat', '--json'], ''), /no key given/);
+  assertRefused(await cli(['explain', 'chat', '--dialect', 'cohere'], 'sk-x'), /bad dialect "cohere"/);
   assertRefused(await cli(['explain', 'chat', '--key-file', '/nonexistent/key']), /cannot read the key file/);
   const unreachable = await runCli(['users', 'list'], { env: { DATABASE_URL: 'postgres://u:secret@127.0.0.2:1/x' } });
   assertRefused(unreachable, /ECONNREFUSED/);

@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import { bearerToken } from './bearer-token.ts';
+import { requestApiKey } from './api-key.ts';
 import { CapturingRequest } from './capturing-request.ts';
 import { replayRequest } from './replay-request.ts';
 import { hasBody } from './request-body.ts';
@@ -53,9 +53,9 @@ export function captureBody(ctx: Context, limit: number): BodyCapture | null {
   }
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) return null;
-  // Without a bearer key no diagnosis will ever read the body, so nothing of it is kept, but for a
-  // small one that a proxy may take whole (see takeWholeBody).
-  const keep = bearerToken(ctx.get('authorization')) !== null || declared <= SMALL_BODY_BYTES;
+  // Without a key no diagnosis will ever read the body, so nothing of it is kept, but for a small
+  // one that a proxy may take whole (see takeWholeBody).
+  const keep = requestApiKey(req.headers) !== null || declared <= SMALL_BODY_BYTES;
   const stream = new CapturingRequest(req, limit, keep);
   ctx.req = stream as unknown as typeof ctx.req;
   return { parsed, stream, whole: null };

@@ -1,10 +1,12 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Context } from 'koa';
+import { type Dialect, dialectOf, ENVELOPES } from './dialect.ts';
 import { ERROR_SPECS, type ErrorCode, type ErrorType } from './error-codes.ts';
 
-/** Fields beyond OpenAI's four that an error may carry, inside `error` where the SDKs keep them. */
+/** Fields beyond the envelope's own that an error may carry, inside `error` where the SDKs keep them. */
 export type ErrorExtras = Record<string, string | number | boolean | null>;
 
+/** The OpenAI body (see `openaiEnvelope`). */
 export interface ErrorBody {
   error: {
     message: string;
@@ -16,15 +18,62 @@ export interface ErrorBody {
   };
 }
 
-/** The one error shape of the project: OpenAI's `{ error: { message, type, code, param } }`. */
+/** What an error says, whichever dialect it is written in. */
+export interface ErrorFields {
+  code: ErrorCode;
+  message: string;
+  requestId: string | null;
+  extras: ErrorExtras;
+}
+
+/** How one dialect writes an error: its JSON body, and the headers its clients read beside it. */
+export interface Envelope {
+  body(fields: ErrorFields): object;
+  /** E.g. the request id under the header name the dialect's SDK reads. */
+  headers(requestId: string | null): Readonly<Record<string, string>>;
+}
+
+/** An error ready to send: status, JSON body, and the headers beyond `content-type: application/json`. */
+export interface ErrorResponse {
+  status: number;
+  body: object;
+  headers: Record<string, string>;
+}
+
+/**
+ * The one error writer: an error's code, message, extras and own headers (a rule's `retry-after`),
+ * written in a dialect. Rules and the gateway never build a body by hand, so every error of a
+ * request reads the same way to its client.
+ */
+export function errorResponse(
+  dialect: Dialect,
+  fields: ErrorFields,
+  headers: Readonly<Record<string, string>> = {},
+): ErrorResponse {
+  const spec = ERROR_SPECS[fields.code];
+  const envelope = ENVELOPES[dialect];
+  // The SDKs check this header before the status: a denial or an oversize body won't pass on
+  // retry; a retryable code (a cap window that has just reset) will.
+  const retry: Record<string, string> = spec.retryable
+    ? { 'x-should-retry': 'true' }
+    : spec.status < 500 && spec.status !== 408
+      ? { 'x-should-retry': 'false' }
+      : {};
+  return {
+    status: spec.status,
+    body: envelope.body(fields),
+    headers: { ...retry, ...envelope.headers(fields.requestId), ...headers },
+  };
+}
+
+/** The OpenAI body of an error (the `openai` dialect of `errorResponse`). */
 export function errorEnvelope(
   code: ErrorCode,
   message: string,
   requestId: string | null,
   extras: ErrorExtras = {},
 ): ErrorBody {
-  const { type, param } = ERROR_SPECS[code];
-  return { error: { message, type, code, param, ...extras, request_id: requestId } };
+  return ENVELOPES.openai.body({ code, message, requestId, extras }) as ErrorBody;
 }
 
 // A sane id is short and printable; anything else is never echoed back (header or log injection).
@@ -86,11 +135,18 @@ export function restoreOwnHeaders(ctx: Context, headers: OutgoingHttpHeaders): v
 }
 
 /**
- * Replace whatever response is in `ctx` by an error in the envelope. The headers that described
- * the old body (length, encoding, ranges) go with it, and a streamed old body is destroyed so the
- * connection behind it (an upstream response) is released.
+ * Replace whatever response is in `ctx` by an error in the request's dialect (`dialectOf`), with
+ * `headers` (a rule's own, such as `retry-after`) on top of the envelope's. The headers that
+ * described the old body (length, encoding, ranges) go with it, and a streamed old body is
+ * destroyed so the connection behind it (an upstream response) is released.
  */
-export function sendError(ctx: Context, code: ErrorCode, message: string, extras: ErrorExtras = {}): void {
+export function sendError(
+  ctx: Context,
+  code: ErrorCode,
+  message: string,
+  extras: ErrorExtras = {},
+  headers: Readonly<Record<string, string>> = {},
+): void {
   releaseBody(ctx.body);
   for (const header of [
     'content-length',
@@ -102,11 +158,10 @@ export function sendError(ctx: Context, code: ErrorCode, message: string, extras
   ]) {
     ctx.remove(header);
   }
-  ctx.status = ERROR_SPECS[code].status;
-  ctx.body = errorEnvelope(code, message, requestIdOf(ctx), extras);
+  const response = errorResponse(dialectOf(ctx), { code, message, requestId: requestIdOf(ctx), extras }, headers);
+  ctx.status = response.status;
+  ctx.body = response.body;
+  // Set after the body: Koa keeps a content-type already there (an upstream's text/plain).
   ctx.type = 'application/json';
-  // The SDKs check this header before the status: a denial or an oversize body won't pass on
-  // retry; a retryable code (a cap window that has just reset) will.
-  if (ERROR_SPECS[code].retryable) ctx.set('x-should-retry', 'true');
-  else if (ctx.status < 500 && ctx.status !== 408) ctx.set('x-should-retry', 'false');
+  ctx.set(response.headers);
 }

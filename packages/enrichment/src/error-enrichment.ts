@@ -1,6 +1,6 @@
 import { type DenialFacts, describeError } from '@control-layer/db';
 import type { Context, Middleware, Next } from 'koa';
-import { bearerToken } from './bearer-token.ts';
+import { requestApiKey } from './api-key.ts';
 import { createBoundaryResync } from './boundary-resync.ts';
 import { captureBody, SMALL_BODY_BYTES } from './capture-body.ts';
 import { DeadlineExceededError, withDeadline } from './deadline.ts';
@@ -112,7 +112,7 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
 
     // The upstream's status is known: unless it is a 403 with a key to explain, nothing kept is needed.
     if (thrown === undefined && ctx.status !== 403) return leave('status');
-    const token = bearerToken(ctx.get('authorization'));
+    const token = requestApiKey(req.headers);
     if (!token) return leave('no_token');
 
     const diagnose = async (): Promise<{ facts: DenialFacts | null; model: string | null } | 'too_large'> => {
@@ -163,9 +163,8 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
     if (!denial) return leave('unexplained');
 
     restoreOwnHeaders(ctx, ownHeaders);
-    sendError(ctx, denial.code, denial.message, denial.extras);
-    // Kept after restoreOwnHeaders: a rule's own headers (retry-after on a pending reset) are ours.
-    for (const [name, value] of Object.entries(denial.headers ?? {})) ctx.set(name, value);
+    // A rule's own headers (retry-after on a pending reset) are ours, set after restoreOwnHeaders.
+    sendError(ctx, denial.code, denial.message, denial.extras, denial.headers);
     if (denial.code === 'spend_cap_reset_pending') boundaryResync.fire();
     recordOutcome(ctx, { enriched: denial.code });
     onEnriched({ code: denial.code, status: ERROR_SPECS[denial.code].status, requestId: requestIdOf(ctx) });

@@ -1,3 +1,5 @@
+export type { AnthropicErrorType } from './anthropic-envelope.ts';
+export { ANTHROPIC_ERROR_TYPES, anthropicEnvelope, anthropicErrorType } from './anthropic-envelope.ts';
 export type { ApiKeyHeaders } from './api-key.ts';
 export { requestApiKey } from './api-key.ts';
 export type { ModelAvailability } from './availability.ts';
@@ -13,9 +15,16 @@ export { denialLookup } from './denial-lookup.ts';
 export type { Denial, DenialRule } from './denial-rule.ts';
 export { diagnoseDenial } from './diagnose.ts';
 export type { Dialect } from './dialect.ts';
-export { DIALECTS, requestDialect } from './dialect.ts';
-export type { ErrorBody, ErrorExtras } from './envelope.ts';
-export { errorEnvelope, isSaneRequestId, requestIdOf, restoreOwnHeaders, sendError } from './envelope.ts';
+export { DIALECTS, decideDialect, dialectOf, ENVELOPES, requestDialect } from './dialect.ts';
+export type { Envelope, ErrorBody, ErrorExtras, ErrorFields, ErrorResponse } from './envelope.ts';
+export {
+  errorEnvelope,
+  errorResponse,
+  isSaneRequestId,
+  requestIdOf,
+  restoreOwnHeaders,
+  sendError,
+} from './envelope.ts';
 export type { DenialCode, ErrorCode, ErrorSpec, ErrorType } from './error-codes.ts';
 export { DENIAL_CODES, ERROR_CODES, ERROR_SPECS } from './error-codes.ts';
 export { errorEnrichment } from './error-enrichment.ts';
@@ -37,6 +46,7 @@ export {
   spendCapExceededMessage,
 } from './messages.ts';
 export { modelOf } from './model-name.ts';
+export { openaiEnvelope } from './openai-envelope.ts';
 export type {
   EnrichedEvent,
   EnrichmentLogger,

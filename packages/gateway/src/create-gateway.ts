@@ -1,5 +1,5 @@
 import { type Database, describeError, stackFrames } from '@control-layer/db';
-import { errorEnrichment, type ReadSource } from '@control-layer/enrichment';
+import { decideDialect, errorEnrichment, type ReadSource } from '@control-layer/enrichment';
 import Router from '@koa/router';
 import { sql } from 'drizzle-orm';
 import Koa, { type Middleware } from 'koa';
@@ -210,6 +210,8 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   const app = new Koa();
   app.use(requestId());
+  // Once, before anything else: every error of the request, the gateway's own included, speaks it.
+  app.use(decideDialect());
   app.use(securityHeaders());
   app.use(accessLog({ logger }));
   app.use(errorResponses({ logger }));

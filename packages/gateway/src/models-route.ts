@@ -1,13 +1,15 @@
 import { type Database, describeError, listModelsForKey } from '@control-layer/db';
 import {
-  bearerToken,
   diagnoseDenial,
+  dialectOf,
   INVALID_API_KEY_MESSAGE,
   modelAvailability,
   type ReadSource,
+  requestApiKey,
   sendError,
 } from '@control-layer/enrichment';
 import type { Context, Middleware } from 'koa';
+import { MODEL_LIST_SHAPES } from './model-list-shapes.ts';
 
 /** pino-compatible. */
 export interface ModelsRouteLogger {
@@ -22,12 +24,14 @@ const REALTIME_FILTER: Readonly<Record<string, boolean>> = { true: true, false: 
 /**
  * `GET /ai/v1/models` answered from the database, as dwctl does (not proxied): the models the
  * key's owner reaches through their groups or Everyone, live and active, sorted by alias, in
- * OpenAI's list shape (so `client.models.list()` works), each entry with its `availability` for
- * this key (the denial a request to it would get, by the diagnosis's own rules; see
- * `modelAvailability`). 401 `missing_authorization` without a bearer token, 401 `api_key_expired`
- * for an expired key (as a request with it is told), 401 `invalid_api_key` for a key that is
- * unknown, deleted, of a deleted user, or not an inference key (platform and system keys
- * included), so no caller without a valid key learns anything. `available_for_realtime=true` hides models with a `realtime` deny rule,
+ * OpenAI's list shape, or Anthropic's for a request with `anthropic-version` (so
+ * `client.models.list()` of either SDK works). The key is the bearer token, else `x-api-key`.
+ * 401 `missing_authorization` without a key, 401 `invalid_api_key` for a key that is unknown,
+ * deleted, of a deleted user, or not an inference key (platform and system keys included), so no
+ * caller without a valid key learns anything; 401 `api_key_expired` for an expired key (as a
+ * request with it is told). Each entry carries its `availability` for this key (the denial a
+ * request to it would get, by the diagnosis's own rules; see `modelAvailability`). Errors are in
+ * the request's dialect. `available_for_realtime=true` hides models with a `realtime` deny rule,
  * `false` lists only those.
  *
  * @example
@@ -40,7 +44,7 @@ export function modelsRoute(options: { db: Database; logger: ModelsRouteLogger; 
     ? (_primary, secret, filter) => readDb.run((read) => listModelsForKey(read, secret, filter))
     : listModelsForKey;
   return async function modelsRoute(ctx: Context): Promise<void> {
-    const token = bearerToken(ctx.get('authorization'));
+    const token = requestApiKey(ctx.req.headers);
     if (!token) return sendError(ctx, 'missing_authorization', 'Missing Authorization header');
     const filter = ctx.query.available_for_realtime;
     const availableForRealtime = filter === undefined ? undefined : REALTIME_FILTER[String(filter)];
@@ -64,15 +68,11 @@ export function modelsRoute(options: { db: Database; logger: ModelsRouteLogger; 
       return sendError(ctx, denial.code, denial.message, denial.extras);
     }
     ctx.set('cache-control', 'no-store');
-    ctx.body = {
-      object: 'list',
-      data: listing.models.map((m) => ({
-        id: m.alias,
-        object: 'model',
-        created: m.created,
-        owned_by: 'None',
-        availability: modelAvailability(m.facts, m.alias),
-      })),
-    };
+    const entries = listing.models.map((m) => ({
+      alias: m.alias,
+      created: m.created,
+      availability: modelAvailability(m.facts, m.alias),
+    }));
+    ctx.body = MODEL_LIST_SHAPES[dialectOf(ctx)](entries);
   };
 }

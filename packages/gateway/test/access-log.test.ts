@@ -9,7 +9,8 @@ import { sql } from 'drizzle-orm';
 import { pino } from 'pino';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chat, MODEL, seedWorld, send, startStack, waitFor } from './helpers.ts';
+import { refusingRouter } from './dialect-world.ts';
+import { chat, MODEL, seedWorld, send, startGateway, startStack, waitFor } from './helpers.ts';
 
 const test = suite('access log');
 
@@ -25,9 +26,13 @@ const logger = pino(
   },
 );
 const stack = await startStack(t.db, { logger });
+const router = await refusingRouter();
+const refusing = await startGateway(t.db, router.url, { logger });
 
 test.after(async () => {
   await stack?.close();
+  await refusing?.close();
+  await router?.close();
   await t?.close();
 });
 
@@ -96,6 +101,36 @@ test('follows the logger level as it changes: probes at debug, traffic at info, 
     assert.is(count('r-warn'), 0);
   } finally {
     logger.level = 'info';
+  }
+});
+
+test('reads the outcome of a key sent in x-api-key, or in both headers, as the middleware does', async () => {
+  const cases: [Record<string, string>, string, Record<string, string>][] = [
+    [{ 'x-api-key': keys.outsider }, 'r-x-outsider', { enriched: 'model_access_denied' }],
+    [{ 'x-api-key': keys.broke, 'anthropic-version': '2023-06-01' }, 'r-x-broke', { enriched: 'insufficient_credits' }],
+    [{ authorization: 'Bearer sk-unknown-key-0', 'x-api-key': keys.broke }, 'r-x-both', { passthrough: 'unknown_key' }],
+    [{ 'x-api-key': '' }, 'r-x-empty', { passthrough: 'no_token' }],
+  ];
+  for (const [headers, requestId] of cases) {
+    await send(`${refusing.url}/ai/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': requestId, ...headers },
+      body: JSON.stringify({ model: MODEL, max_tokens: 8, messages: [{ role: 'user', content: 'Hi' }] }),
+    });
+  }
+  await waitFor(
+    async () => cases.every(([, id]) => lines.some((l) => l.msg === 'request' && l.requestId === id)),
+    'every access line',
+  );
+  for (const [headers, requestId, outcome] of cases) {
+    const line = lines.find((l) => l.msg === 'request' && l.requestId === requestId) ?? {};
+    assert.equal(
+      { enriched: line.enriched, passthrough: line.passthrough },
+      { enriched: undefined, passthrough: undefined, ...outcome },
+      requestId,
+    );
+    const text = JSON.stringify(line);
+    for (const value of Object.values(headers)) if (value.length > 12) assert.not.ok(text.includes(value), requestId);
   }
 });
 

@@ -1,8 +1,15 @@
 import { explainDenial } from '@control-layer/db';
-import { diagnoseDenial, ERROR_SPECS, errorEnvelope, formatBalance } from '@control-layer/enrichment';
+import { DIALECTS, type Dialect, diagnoseDenial, errorResponse, formatBalance } from '@control-layer/enrichment';
 import type { Command } from 'commander';
+import { CliError } from '../cli-error.ts';
 import { execute } from '../execute.ts';
 import { readSecret } from '../read-secret.ts';
+
+function parseDialect(text: string): Dialect {
+  const dialect = DIALECTS.find((d) => d === text);
+  if (!dialect) throw new CliError(`bad dialect ${JSON.stringify(text)}: expected one of ${DIALECTS.join(', ')}`);
+  return dialect;
+}
 
 export function registerExplain(program: Command): void {
   program
@@ -11,9 +18,12 @@ export function registerExplain(program: Command): void {
       'what the middleware would answer if the router refused this key for this model with a 403; the key comes from stdin or --key-file',
     )
     .option('--key-file <path>', 'read the key from this file instead of stdin')
-    .action((model: string, options: { keyFile?: string }, command: Command) =>
+    .option('--dialect <dialect>', `print the whole answer a client of this dialect gets (${DIALECTS.join(', ')})`)
+    .action((model: string, options: { keyFile?: string; dialect?: string }, command: Command) =>
       execute(command, async ({ db }) => {
+        const dialect = options.dialect === undefined ? undefined : parseDialect(options.dialect);
         const secret = await readSecret(options.keyFile);
+        // The verdict reads the key and the model only: the same whichever dialect asked.
         const facts = await explainDenial(db, secret, model);
         if (!facts) {
           // The middleware tells an unknown key nothing, and neither does this.
@@ -30,11 +40,18 @@ export function registerExplain(program: Command): void {
             json: { explained: false, reason: 'allowed', status: 403, balance },
           };
         }
-        const { status } = ERROR_SPECS[denial.code];
-        const { request_id: _none, ...error } = errorEnvelope(denial.code, denial.message, null, denial.extras).error;
+        const fields = { code: denial.code, message: denial.message, requestId: null, extras: denial.extras };
+        const { status, body, headers } = errorResponse(dialect ?? 'openai', fields, denial.headers);
+        const { request_id: _none, ...error } = (body as { error: Record<string, unknown> }).error;
+        const summary = `${status} ${denial.code}: ${denial.message} (balance ${balance})`;
+        if (dialect === undefined) return { text: summary, json: { explained: true, status, error, balance } };
+        // As the client receives it; the request id is the gateway's, so null here.
+        const answer = { 'content-type': 'application/json', ...headers };
         return {
-          text: `${status} ${denial.code}: ${denial.message} (balance ${balance})`,
-          json: { explained: true, status, error, balance },
+          text: `${summary}\n${Object.entries(answer)
+            .map(([name, value]) => `${name}: ${value}`)
+            .join('\n')}\n\n${JSON.stringify(body)}`,
+          json: { explained: true, status, error, balance, dialect, headers: answer, body },
         };
       }),
     );
