@@ -9,8 +9,9 @@
  *   (`<tmp>/control-layer-ts`: every top-level entry linked, no `.data`), with DATABASE_URL unset
  *   as in a reader's shell.
  *   `<!-- doc-test: app -->` runs it in the npm project beside it instead (`<tmp>/my-app`).
- *   `localhost:3000` means the gateway: a block that runs `pnpm start` itself gets a free port as
- *   PORT, and its `localhost:3000` points there; any other block's points at one `pnpm start`
+ *   `localhost:3000` (or `127.0.0.1:3000`) means the gateway: a block that runs `pnpm start` itself
+ *   gets a free port as PORT, and its `localhost:3000` points there; any other block's (js and ts
+ *   blocks' too) points at one `pnpm start`
  *   (embedded database, demo keys) the test starts once. The placeholder
  *   `postgres://app:secret@127.0.0.1:5432/control_layer` becomes an empty test database.
  *   Background jobs (`pnpm start &`) are stopped when the block ends.
@@ -241,10 +242,17 @@ async function emptyDatabase(): Promise<string> {
   return database.url;
 }
 
+const GATEWAY_ADDRESS = /\b(localhost|127\.0\.0\.1):3000\b/;
+
+/** The README's gateway address, moved to where the test's gateway listens. */
+function atPort(code: string, port: number): string {
+  return code.replaceAll(new RegExp(GATEWAY_ADDRESS, 'g'), (_m, host: string) => `${host}:${port}`);
+}
+
 async function runShell(block: Block): Promise<void> {
   const ownsGateway = /\bpnpm start\b/.test(block.code);
-  const port = ownsGateway ? await freePort() : /localhost:3000/.test(block.code) ? await demoGateway() : undefined;
-  let code = port === undefined ? block.code : block.code.replaceAll('localhost:3000', `localhost:${port}`);
+  const port = ownsGateway ? await freePort() : GATEWAY_ADDRESS.test(block.code) ? await demoGateway() : undefined;
+  let code = port === undefined ? block.code : atPort(block.code, port);
   if (code.includes(PLACEHOLDER_DATABASE_URL)) code = code.replaceAll(PLACEHOLDER_DATABASE_URL, await emptyDatabase());
   const cwd = block.directive.kind === 'app' ? app : checkout;
   const env = readerEnv(port === undefined ? {} : { PORT: String(port) });
@@ -320,7 +328,8 @@ async function runScript(file: string, databaseUrl: string | undefined): Promise
 async function runCode(block: Block, kind: 'js' | 'ts'): Promise<void> {
   const name =
     block.directive.kind === 'file' ? block.directive.name : `snippet-${block.line}.${kind === 'ts' ? 'ts' : 'mjs'}`;
-  writeFileSync(path.join(app, name), block.code);
+  const code = GATEWAY_ADDRESS.test(block.code) ? atPort(block.code, await demoGateway()) : block.code;
+  writeFileSync(path.join(app, name), code);
   let script = path.join(app, name);
   if (kind === 'ts') {
     const outDir = tsconfigOutDir();
