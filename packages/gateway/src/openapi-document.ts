@@ -151,8 +151,11 @@ const HEADERS: Record<string, Schema> = {
   }),
 };
 
+const PASSED_THROUGH =
+  " Any other body with this status is the router's own answer, passed through untouched (a 403 the gateway cannot explain, an unknown key's included).";
+
 /** The error responses of a status: each code's body in both dialects, and the headers. */
-function errorResponse(codes: string[]): Schema {
+function errorResponse(codes: string[], proxied: boolean): Schema {
   const headers: Record<string, Schema> = {
     'x-request-id': { $ref: '#/components/headers/XRequestId' },
     'request-id': { $ref: '#/components/headers/RequestId' },
@@ -161,7 +164,7 @@ function errorResponse(codes: string[]): Schema {
   if (codes.includes('spend_cap_reset_pending')) headers['retry-after'] = { $ref: '#/components/headers/RetryAfter' };
   if (codes.some((code) => HELPED.has(code))) headers.link = { $ref: '#/components/headers/Link' };
   return {
-    description: `${codes.map((code) => `\`${code}\``).join(', ')}. OpenAI dialect by default; Anthropic when the path ends in \`/messages\` or the request has \`anthropic-version\`.`,
+    description: `${codes.map((code) => `\`${code}\``).join(', ')}. OpenAI dialect by default; Anthropic when the path ends in \`/messages\` or the request has \`anthropic-version\`.${proxied ? PASSED_THROUGH : ''}`,
     headers,
     content: {
       'application/json': {
@@ -187,14 +190,8 @@ function codesByStatus(codes: string[]): Record<string, string[]> {
   return byStatus;
 }
 
-const EVERY_ROUTE = [
-  'not_found',
-  'method_not_allowed',
-  'request_timeout',
-  'headers_too_large',
-  'bad_request',
-  'internal_error',
-];
+// Node's own refusals (unparseable request, slow or oversized headers) and the gateway's 404 and 500.
+const EVERY_ROUTE = ['not_found', 'request_timeout', 'headers_too_large', 'bad_request', 'internal_error'];
 const PROXIED = [
   'non_inference_key',
   'model_access_denied',
@@ -352,7 +349,7 @@ export function openApiDocument(version: string): Schema {
   const responses: Record<string, Schema> = {};
   for (const [kind, codes] of Object.entries(ROUTE_CODES)) {
     for (const [status, list] of Object.entries(codesByStatus(codes))) {
-      responses[`Error${status}_${kind}`] = errorResponse(list);
+      responses[`Error${status}_${kind}`] = errorResponse(list, kind === 'Proxied');
     }
   }
 
