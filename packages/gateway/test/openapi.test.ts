@@ -159,6 +159,8 @@ interface ErrorCase {
   /** Which gateway answers: the one before a refusing router, an unreachable one, a silent one. */
   gateway?: keyof typeof gateways;
   key?: keyof DenialWorldKeys | 'unknown';
+  /** How the key is sent. @default 'authorization' (Bearer) */
+  keyHeader?: 'authorization' | 'x-api-key';
   path?: string;
   method?: string;
   body?: string;
@@ -212,7 +214,9 @@ for (const c of CASES) {
   test(`${c.dialect} ${c.code} (${method.toUpperCase()} ${path}) validates against the document`, async () => {
     await c.prepare?.(t.db);
     const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (c.key) headers.authorization = `Bearer ${c.key === 'unknown' ? 'sk-unknown-0000' : keys[c.key]}`;
+    const secret = c.key === 'unknown' ? 'sk-unknown-0000' : c.key && keys[c.key];
+    if (secret && c.keyHeader === 'x-api-key') headers['x-api-key'] = secret;
+    else if (secret) headers.authorization = `Bearer ${secret}`;
     if (c.dialect === 'anthropic') headers['anthropic-version'] = '2023-06-01';
     const response = await fetch(`${gateways[c.gateway ?? 'main']}${path}`, {
       method: method.toUpperCase(),
