@@ -9,6 +9,7 @@ import { errorResponses } from './error-responses.ts';
 import { healthz, readyz } from './health.ts';
 import { createMetrics, type GatewayMetrics, type MetricsSource, metricsEndpoint } from './metrics.ts';
 import { MODELS_ROUTE, modelsRoute } from './models-route.ts';
+import { OPENAPI_ROUTE, openApiRoute } from './openapi-route.ts';
 import { cachedProbe, tcpReachable } from './probes.ts';
 import { proxy } from './proxy.ts';
 import { requestId } from './request-id.ts';
@@ -205,6 +206,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   router.get('/readyz', readyz({ probes: { database, upstream }, isDraining: () => draining }));
   router.get('/metrics', metricsEndpoint(options.metricsSource?.(metrics) ?? (() => metrics.render())));
   // Answered from the database (the replica when there is a fresh one), ahead of the proxy.
+  router.get(OPENAPI_ROUTE, openApiRoute());
   router.get(MODELS_ROUTE, modelsRoute({ db, logger, ...(readDb !== undefined && { readDb }) }));
   router.all(AI_ROUTE, ...aiRoute);
 
