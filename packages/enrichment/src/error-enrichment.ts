@@ -46,6 +46,7 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
     onEnriched,
     onPassThrough,
     boundaryResyncIntervalMs,
+    helpUrls,
   } = resolveOptions(options);
   // The diagnosis statement: on the replica when there is a fresh one, shared by concurrent
   // diagnoses of the same key and model (see denialLookup).
@@ -163,7 +164,10 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
     if (!denial) return leave('unexplained');
 
     restoreOwnHeaders(ctx, ownHeaders);
-    sendError(ctx, denial.code, denial.message, denial.extras);
+    const helpUrl = helpUrls[denial.code];
+    sendError(ctx, denial.code, denial.message, helpUrl ? { ...denial.extras, help_url: helpUrl } : denial.extras);
+    // RFC 8288: the same page for clients that read headers rather than bodies.
+    if (helpUrl) ctx.set('link', `<${helpUrl}>; rel="help"`);
     // Kept after restoreOwnHeaders: a rule's own headers (retry-after on a pending reset) are ours.
     for (const [name, value] of Object.entries(denial.headers ?? {})) ctx.set(name, value);
     if (denial.code === 'spend_cap_reset_pending') boundaryResync.fire();

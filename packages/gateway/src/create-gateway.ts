@@ -1,5 +1,5 @@
 import { type Database, describeError, stackFrames } from '@control-layer/db';
-import { errorEnrichment, type ReadSource } from '@control-layer/enrichment';
+import { errorEnrichment, type HelpUrls, type ReadSource } from '@control-layer/enrichment';
 import Router from '@koa/router';
 import { sql } from 'drizzle-orm';
 import Koa, { type Middleware } from 'koa';
@@ -35,6 +35,11 @@ export interface GatewayOptions {
    * @default true
    */
   enrichment?: boolean;
+  /**
+   * A help page per denial code: `help_url` in the error and a `link: <url>; rel="help"` header.
+   * @default none
+   */
+  helpUrls?: HelpUrls;
   /**
    * Largest request body accepted on `/ai/v1/*`, in bytes (413 above; only with enrichment).
    * @default 10485760 (10 MiB)
@@ -173,6 +178,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       errorEnrichment({
         db,
         ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
+        ...(options.helpUrls !== undefined && { helpUrls: options.helpUrls }),
         ...(options.enrichmentTimeoutMs !== undefined && { timeoutMs: options.enrichmentTimeoutMs }),
         ...(countedReads !== undefined && { readDb: countedReads }),
         ...(options.coalesce !== undefined && { coalesce: options.coalesce }),

@@ -9,8 +9,16 @@ export {
   restartDelayMs,
   runPrimary,
 } from './cluster.ts';
-export type { DatabaseConfig, GatewayConfig, LogLevel } from './config.ts';
-export { ConfigError, DEFAULT_DATABASE_POOL_MAX, LOG_LEVELS, loadConfig } from './config.ts';
+export type {
+  DatabaseConfig,
+  GatewayConfig,
+  LogFormat,
+  LogLevel,
+  Setting,
+  SettingName,
+  TracingConfig,
+} from './config.ts';
+export { ConfigError, DEFAULT_DATABASE_POOL_MAX, LOG_FORMATS, LOG_LEVELS, loadConfig, SETTINGS } from './config.ts';
 export type { Gateway, GatewayLogger, GatewayOptions } from './create-gateway.ts';
 export { AI_ROUTE, createGateway } from './create-gateway.ts';
 export type { DemoCommand } from './demo-data.ts';

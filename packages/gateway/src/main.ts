@@ -4,16 +4,35 @@
  * starts the stub upstream in the same process. SIGTERM or SIGINT drains and stops it. With
  * WORKERS above 1 this process becomes a cluster primary (cluster.ts) and each worker runs this file.
  */
+import { existsSync } from 'node:fs';
 import type { RequestListener, Server } from 'node:http';
+import path from 'node:path';
 import { DatabaseLockedError, describeError, describeTarget, migrate, openDatabase } from '@control-layer/db';
-import { pino } from 'pino';
 import { clusterMetricsSource, isClusterWorker, onShutdownSignal, reportReady, runPrimary } from './cluster.ts';
+import { helpText, packageVersion, parseArguments } from './command-line.ts';
 import { ConfigError, type GatewayConfig, loadConfig } from './config.ts';
 import { createGateway } from './create-gateway.ts';
 import { demoCurlCommands, seedDemoData } from './demo-data.ts';
+import { createLogger } from './logger.ts';
 import { openReadDatabase } from './read-database.ts';
 import { drain, listen } from './server.ts';
 import { startingListener } from './starting.ts';
+
+const command = parseArguments(process.argv.slice(2));
+if (command.run === 'help') {
+  process.stdout.write(helpText());
+  process.exit(0);
+}
+if (command.run === 'version') {
+  process.stdout.write(`${packageVersion()}\n`);
+  process.exit(0);
+}
+if (command.run === 'usage-error') {
+  process.stderr.write(
+    `gateway: unknown argument ${JSON.stringify(command.arg)}; settings are environment variables (see --help)\n`,
+  );
+  process.exit(2);
+}
 
 let config: GatewayConfig;
 try {
@@ -24,9 +43,7 @@ try {
   process.exit(2);
 }
 
-// `err` fields arrive already described (`describeError`: code and message, nothing secret);
-// pino's default error serializer would only add an empty stack and `"type":"Object"` to them.
-const logger = pino({ level: config.logLevel, serializers: { err: (value: unknown) => value } });
+const logger = createLogger({ level: config.logLevel, format: config.logFormat });
 
 // Demo keys are public (they are in this repository): only the zero-setup default gets them.
 const demo = config.demoData;
@@ -97,6 +114,13 @@ try {
   failedToListen(error);
 }
 logger.info({ url, database: where }, 'listening; opening the database');
+// PGlite's initdb takes about 12 s, once per data directory: without a word it looks like a hang.
+if (config.database.kind === 'embedded' && !existsSync(path.join(config.database.dataDir, 'PG_VERSION'))) {
+  logger.info(
+    { dataDir: config.database.dataDir },
+    'first start: creating the embedded database (about 10-15 s, only this once; later starts take about a second)',
+  );
+}
 
 let database: Awaited<ReturnType<typeof openDatabase>>;
 try {
@@ -138,6 +162,7 @@ const gateway = createGateway({
   db,
   upstreamUrl,
   enrichment: config.enrichment,
+  helpUrls: config.helpUrls,
   maxBodyBytes: config.maxBodyBytes,
   upstreamConnectTimeoutMs: config.upstreamConnectTimeoutMs,
   upstreamHeadersTimeoutMs: config.upstreamHeadersTimeoutMs,
@@ -166,7 +191,7 @@ logger.info(
 );
 reportReady(url);
 if (demo) {
-  // For people, not log shippers: plain text on stderr, so it pastes as-is and stdout stays JSON.
+  // For people, not log shippers: plain text on stderr, so it pastes as-is and stdout stays log lines.
   const lines = demoCurlCommands(url).map(({ title, command }) => `# ${title}\n${command}\n`);
   process.stderr.write(`\nDemo data is loaded. Try:\n\n${lines.join('\n')}\n`);
 }
