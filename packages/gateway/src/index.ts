@@ -32,7 +32,7 @@ export { connectionTokens, endToEndHeaders, HOP_BY_HOP_HEADERS, isHopByHop } fro
 export type { GatewayMetrics, MetricsEndpointOptions, MetricsOptions, MetricsSource } from './metrics.ts';
 export { createMetrics, gauge, metricsEndpoint, PROMETHEUS_CONTENT_TYPE, processMetrics } from './metrics.ts';
 export type { ModelsRouteLogger } from './models-route.ts';
-export { MODELS_ROUTE, modelsRoute } from './models-route.ts';
+export { MODEL_OWNER, MODELS_ROUTE, modelsRoute } from './models-route.ts';
 export type { Probe, ProbeOptions } from './probes.ts';
 export { cachedProbe, tcpReachable } from './probes.ts';
 export type { ProxyLogger, ProxyOptions } from './proxy.ts';

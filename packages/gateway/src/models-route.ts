@@ -10,6 +10,9 @@ export interface ModelsRouteLogger {
 /** The route the list is answered on, ahead of the proxy. */
 export const MODELS_ROUTE = '/ai/v1/models';
 
+/** `owned_by` of every listed model: the deployment is this control layer's to serve, not a vendor's. */
+export const MODEL_OWNER = 'control-layer';
+
 const REALTIME_FILTER: Readonly<Record<string, boolean>> = { true: true, false: false };
 
 /**
@@ -51,7 +54,7 @@ export function modelsRoute(options: { db: Database; logger: ModelsRouteLogger; 
     ctx.set('cache-control', 'no-store');
     ctx.body = {
       object: 'list',
-      data: models.map((m) => ({ id: m.alias, object: 'model', created: m.created, owned_by: 'None' })),
+      data: models.map((m) => ({ id: m.alias, object: 'model', created: m.created, owned_by: MODEL_OWNER })),
     };
   };
 }

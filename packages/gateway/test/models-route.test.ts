@@ -80,7 +80,7 @@ test('lists the models the owner reaches, live and active, sorted by alias, in O
   for (const entry of body.data) {
     assert.equal(Object.keys(entry), ['id', 'object', 'created', 'owned_by']);
     assert.is(entry.object, 'model');
-    assert.is(entry.owned_by, 'None');
+    assert.is(entry.owned_by, 'control-layer');
     assert.ok(Number.isInteger(entry.created) && Math.abs(entry.created - Date.now() / 1000) < 3600);
   }
   assert.ok(response.headers['x-request-id']);
