@@ -1,3 +1,4 @@
+#!/usr/bin/env -S node --conditions=@control-layer/compiled
 /**
  * `pnpm start`: the gateway, configured from the environment (see config.ts). Without
  * DATABASE_URL it runs on an embedded PGlite database with demo data; without UPSTREAM_URL it
