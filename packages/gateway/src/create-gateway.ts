@@ -12,6 +12,7 @@ import { MODELS_ROUTE, modelsRoute } from './models-route.ts';
 import { cachedProbe, tcpReachable } from './probes.ts';
 import { proxy } from './proxy.ts';
 import { requestId } from './request-id.ts';
+import type { GatewayTracing } from './request-tracing.ts';
 import { securityHeaders } from './security-headers.ts';
 import { createUpstreamPool } from './upstream-pool.ts';
 
@@ -83,6 +84,11 @@ export interface GatewayOptions {
   readinessTimeoutMs?: number;
   /** @default a pino logger that writes nothing */
   logger?: GatewayLogger;
+  /**
+   * Spans for each exchange, its upstream call and its diagnosis (`startTracing` in tracing.ts).
+   * @default none: no tracing work at all
+   */
+  tracing?: GatewayTracing;
   /**
    * Where `/metrics` gets its text, given this gateway's own metrics (a cluster worker passes
    * `clusterMetricsSource`, which answers with the sum over every worker).
@@ -172,21 +178,21 @@ export function createGateway(options: GatewayOptions): Gateway {
       }),
   };
 
+  const { tracing } = options;
   const aiRoute: Middleware[] = [];
   if (enrichment) {
-    aiRoute.push(
-      errorEnrichment({
-        db,
-        ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
-        ...(options.helpUrls !== undefined && { helpUrls: options.helpUrls }),
-        ...(options.enrichmentTimeoutMs !== undefined && { timeoutMs: options.enrichmentTimeoutMs }),
-        ...(countedReads !== undefined && { readDb: countedReads }),
-        ...(options.coalesce !== undefined && { coalesce: options.coalesce }),
-        logger,
-        onEnriched: ({ code }) => metrics.enriched.inc({ code }),
-        onPassThrough: ({ reason }) => metrics.passThrough.inc({ reason }),
-      }),
-    );
+    const enrich = errorEnrichment({
+      db,
+      ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
+      ...(options.helpUrls !== undefined && { helpUrls: options.helpUrls }),
+      ...(options.enrichmentTimeoutMs !== undefined && { timeoutMs: options.enrichmentTimeoutMs }),
+      ...(countedReads !== undefined && { readDb: countedReads }),
+      ...(options.coalesce !== undefined && { coalesce: options.coalesce }),
+      logger,
+      onEnriched: ({ code }) => metrics.enriched.inc({ code }),
+      onPassThrough: ({ reason }) => metrics.passThrough.inc({ reason }),
+    });
+    aiRoute.push(tracing ? tracing.diagnosis(enrich) : enrich);
   }
   aiRoute.push(
     proxy({
@@ -201,6 +207,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         metrics.upstreamFailures.inc({ code });
         metrics.upstreamLatency.observe({ status_class: 'error' }, seconds);
       },
+      ...(tracing && { tracing: tracing.upstream }),
     }),
   );
 
@@ -215,6 +222,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   router.all(AI_ROUTE, ...aiRoute);
 
   const app = new Koa();
+  if (tracing) app.use(tracing.exchange);
   app.use(requestId());
   app.use(securityHeaders());
   app.use(accessLog({ logger }));

@@ -159,6 +159,10 @@ if (upstreamUrl === null) {
   upstreamUrl = stub.url;
 }
 
+// Loaded only when asked for: without an endpoint none of the OpenTelemetry SDK is imported.
+const tracing = config.tracing ? (await import('./tracing.ts')).startTracing(config.tracing) : null;
+if (tracing) logger.info({ traces: config.tracing?.tracesUrl }, 'exporting traces');
+
 const gateway = createGateway({
   db,
   upstreamUrl,
@@ -171,6 +175,7 @@ const gateway = createGateway({
   logger,
   ...(isClusterWorker() && { metricsSource: clusterMetricsSource }),
   ...(reads && { readDb: reads.readDb }),
+  ...(tracing && { tracing: tracing.hooks }),
 });
 
 // From now on requests go straight to the gateway, with no start-up indirection.
@@ -222,6 +227,10 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
     await gateway.destroy();
   }
   if (stubServer) await drain(stubServer, 1000);
+  // The spans of the last requests, before the process goes.
+  await tracing
+    ?.shutdown()
+    .catch((error: unknown) => logger.warn({ err: describeError(error) }, 'trace export failed'));
   await reads?.close();
   await database.close();
   logger.info({ drained }, 'stopped');
