@@ -10,7 +10,7 @@ import { createTestDatabase } from '@control-layer/db/testing';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startTracing } from '../src/tracing.ts';
-import { chat, MODEL, scriptedUpstream, seedWorld, send, serve, startGateway } from './helpers.ts';
+import { chat, closedAddress, MODEL, scriptedUpstream, seedWorld, send, serve, startGateway } from './helpers.ts';
 import { PACKAGE_DIR } from './process.ts';
 
 const test = suite('tracing');
@@ -57,9 +57,11 @@ upstream.respondWith((req, res) => {
 });
 const tracing = startTracing({ tracesUrl: `${receiver.url}/v1/traces`, serviceName: 'gateway-under-test' });
 const front = await startGateway(t.db, upstream.url, { tracing: tracing.hooks });
+const unreachable = await startGateway(t.db, `http://${await closedAddress()}`, { tracing: tracing.hooks });
 
 test.after(async () => {
   await front?.close();
+  await unreachable?.close();
   await tracing?.shutdown();
   await upstream?.close();
   await receiver?.close();
@@ -130,6 +132,10 @@ test('starts a trace of its own without a traceparent, and records the diagnosis
   assert.is(attribute(diagnosis, 'control_layer.enrichment.code'), 'model_access_denied');
   assert.is(attribute(diagnosis, 'control_layer.enrichment.enriched'), true);
   assert.is(attribute(server, 'http.response.status_code'), 403);
+  const client = trace.find((span) => span.kind === CLIENT);
+  assert.ok(client, 'no span for the upstream call that answered 403');
+  assert.is(client.parentSpanId, server.spanId);
+  assert.is(attribute(client, 'http.response.status_code'), 403);
 });
 
 test('records a 403 left as it was with its pass-through reason', async () => {
@@ -138,6 +144,20 @@ test('records a 403 left as it was with its pass-through reason', async () => {
   assert.ok(diagnosis);
   assert.is(attribute(diagnosis, 'control_layer.enrichment.passthrough'), 'unknown_key');
   assert.is(attribute(diagnosis, 'control_layer.enrichment.enriched'), false);
+});
+
+test('ends the upstream span with the failure when the upstream cannot be reached', async () => {
+  const traceId = 'aaaabbbbccccddddeeeeffff00001111';
+  const response = await send(`${unreachable.url}/ai/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', traceparent: `00-${traceId}-1111222233334444-01` },
+    body: JSON.stringify(chat(MODEL)),
+  });
+  assert.is(response.status, 502);
+  await tracing.flush();
+  const client = spans.find((span) => span.traceId === traceId && span.kind === CLIENT);
+  assert.ok(client);
+  assert.is(attribute(client, 'error.type'), 'upstream_unavailable');
 });
 
 test('imports the OpenTelemetry SDK from tracing.ts only, and tracing.ts only on demand', () => {
