@@ -38,6 +38,7 @@ export { cachedProbe, tcpReachable } from './probes.ts';
 export type { ProxyLogger, ProxyOptions } from './proxy.ts';
 export { proxy } from './proxy.ts';
 export { REQUEST_ID_HEADER, requestId } from './request-id.ts';
+export type { GatewayTracing, UpstreamResult } from './request-tracing.ts';
 export { securityHeaders } from './security-headers.ts';
 export { drain, listen } from './server.ts';
 export { admits } from './stub-admission.ts';
