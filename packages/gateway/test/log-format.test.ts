@@ -3,6 +3,7 @@
  * entry for people, with the same fields; and the first start on an embedded database says what
  * it is doing.
  */
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,7 +12,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { prettyLine } from '../src/logger.ts';
 import { scriptedUpstream, within } from './helpers.ts';
-import { bareEnv, startProcess } from './process.ts';
+import { bareEnv, PACKAGE_DIR, startProcess } from './process.ts';
 
 const test = suite('log format');
 
@@ -65,6 +66,41 @@ test('LOG_FORMAT=pretty writes one line per entry, with the fields of its JSON f
   assert.not.match(pretty, /^\{/m);
   const { time: _time, level: _level, msg: _msg, ...fields } = JSON.parse(jsonReady) as Record<string, unknown>;
   for (const field of Object.keys(fields)) assert.match(prettyReady, ` ${field}=`, `${field} missing`);
+});
+
+// util-linux `script` gives the gateway a terminal as stdout, as a person running it has.
+const hasScript = spawnSync('script', ['--version']).status === 0;
+test('writes pretty lines, coloured, when stdout is a terminal and LOG_FORMAT is unset', async () => {
+  if (!hasScript) {
+    console.log('  (skipped: util-linux `script` is not installed)');
+    return;
+  }
+  const command = `${JSON.stringify(process.execPath)} --import tsx src/main.ts`;
+  const child = spawn('script', ['-qfec', command, '/dev/null'], {
+    cwd: PACKAGE_DIR,
+    env: bareEnv({ ...serverEnv(), PORT: '0' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  try {
+    await within(
+      new Promise<void>((resolve) =>
+        child.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes('gateway ready')) resolve();
+        }),
+      ),
+      'gateway ready on the terminal',
+      60_000,
+    );
+  } finally {
+    // The terminal's session ends with `script`, and the gateway with it (SIGHUP).
+    child.kill('SIGTERM');
+  }
+  const esc = String.fromCharCode(27);
+  assert.ok(out.includes(`${esc}[32mINFO ${esc}[0m gateway ready pid=`), JSON.stringify(out));
+  assert.match(out, /\d\d:\d\d:\d\d\.\d{3} \S+INFO/);
+  assert.not.match(out, /"msg":/);
 });
 
 test('formats a pino line: level, message, then every field as key=value', () => {
