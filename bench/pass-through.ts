@@ -2,8 +2,13 @@
  * Scenario 1, pass-through cost: the gateway with error enrichment on, the same gateway with
  * `ENRICHMENT=off`, and the upstream on its own, under the same load (16 connections, 1 KiB and
  * 256 KiB JSON bodies, the upstream answering 200). Rounds are interleaved across the three.
- * Usage: node --import tsx bench/pass-through.ts [--quick]
+ * `--tracing` adds, side by side, the gateway with enrichment on exporting every span
+ * (OTEL_EXPORTER_OTLP_ENDPOINT pointed at a local sink that discards them): what tracing costs,
+ * against the same gateway with the variable unset.
+ * Usage: node --import tsx bench/pass-through.ts [--quick] [--tracing]
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { formatBytes, jsonBody, KiB } from './lib/bodies.ts';
 import { type ChildServer, startedTogether } from './lib/child-server.ts';
 import { startBenchDatabase } from './lib/database.ts';
@@ -21,22 +26,46 @@ const SIZES = [
   { bytes: KiB, target: 0.97 },
   { bytes: 256 * KiB, target: 0.95 },
 ];
-const VARIANTS = ['enrichment on', 'enrichment off', 'upstream direct'] as const;
-type Variant = (typeof VARIANTS)[number];
+const tracing = process.argv.includes('--tracing');
+const ALL_VARIANTS = ['enrichment on', 'enrichment off', 'upstream direct', 'tracing on'] as const;
+type Variant = (typeof ALL_VARIANTS)[number];
+const VARIANTS = ALL_VARIANTS.filter((variant) => tracing || variant !== 'tracing on');
+
+/** An OTLP/HTTP receiver that reads and discards what it gets. */
+async function startTraceSink() {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.once('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() };
+}
 
 const database = await startBenchDatabase();
+const sink = tracing ? await startTraceSink() : null;
 const servers: ChildServer[] = [];
 try {
   const upstream = await startUpstream('ok');
   servers.push(upstream);
-  const [on, off] = await startedTogether(servers, [
+  const [on, off, traced] = await startedTogether(servers, [
     startGateway({ upstreamUrl: upstream.url, databaseUrl: database.url, enrichment: true }),
     startGateway({ upstreamUrl: upstream.url, databaseUrl: database.url, enrichment: false }),
+    ...(sink
+      ? [
+          startGateway({
+            upstreamUrl: upstream.url,
+            databaseUrl: database.url,
+            enrichment: true,
+            env: { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url },
+          }),
+        ]
+      : []),
   ] as const);
-  const targets: Record<Variant, { url: string; pid: number }> = {
+  const targets: Partial<Record<Variant, { url: string; pid: number }>> = {
     'enrichment on': { url: `${on.url}/ai/v1/chat/completions`, pid: on.pid },
     'enrichment off': { url: `${off.url}/ai/v1/chat/completions`, pid: off.pid },
     'upstream direct': { url: `${upstream.url}/v1/chat/completions`, pid: upstream.pid },
+    ...(traced && { 'tracing on': { url: `${traced.url}/ai/v1/chat/completions`, pid: traced.pid } }),
   };
 
   console.log(
@@ -47,7 +76,9 @@ try {
     const body = jsonBody(size.bytes);
     const headers = { 'content-type': 'application/json', authorization: 'Bearer sk-bench' };
     const run = async (variant: Variant, seconds: number): Promise<LoadResult> => {
-      const { url, pid } = targets[variant];
+      const target = targets[variant];
+      if (!target) throw new Error(`no server for ${variant}`);
+      const { url, pid } = target;
       const result = await load({ url, connections, durationSeconds: seconds, headers, body, serverPid: pid });
       expectOnly(`${variant}, ${formatBytes(size.bytes)}`, result, 200);
       return result;
@@ -87,6 +118,11 @@ try {
     reportLine('pass-through', `on_off_ratio_${size.bytes}`, ratio, `>= ${size.target}`, ratio >= size.target);
     reportLine('pass-through', `on_off_cpu_ratio_${size.bytes}`, median(cpuRatios), null, null);
     reportLine('pass-through', `on_direct_ratio_${size.bytes}`, overDirect, null, null);
+    if (tracing) {
+      const tracedRatios = pairedRatios(rps('tracing on'), rps('enrichment on'));
+      rows.push([formatBytes(size.bytes), '**tracing on / unset**', medianWithSpread(tracedRatios, 3), '', '', '']);
+      reportLine('pass-through', `tracing_unset_ratio_${size.bytes}`, median(tracedRatios), null, null);
+    }
   }
   printTable(['body', 'variant', 'requests/s', 'p50 (ms)', 'p99 (ms)', 'server CPU (µs / request)'], rows);
   console.log(
@@ -95,5 +131,6 @@ try {
   );
 } finally {
   for (const server of servers.reverse()) await server.stop();
+  sink?.close();
   await database.close();
 }

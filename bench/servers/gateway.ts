@@ -58,6 +58,10 @@ const { db, close } = await openDatabase(config.database.url, {
     },
   },
 });
+// As main.ts does: the OpenTelemetry SDK only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+const tracing = config.tracing
+  ? (await import('../../packages/gateway/src/tracing.ts')).startTracing(config.tracing)
+  : null;
 const gateway = createGateway({
   db,
   upstreamUrl: config.upstreamUrl,
@@ -69,6 +73,7 @@ const gateway = createGateway({
   logger: stderrLogger(config.logLevel),
   // Benchmark-only switch, to measure what coalescing saves.
   coalesce: process.env.BENCH_COALESCE !== 'off',
+  ...(tracing && { tracing: tracing.hooks }),
 });
 
 // Benchmark-only switch, to measure what deciding each request's dialect costs a pass-through.

@@ -129,6 +129,8 @@ const REPRESENTATION_HEADERS: ReadonlySet<string> = new Set([
 export function restoreOwnHeaders(ctx: Context, headers: OutgoingHttpHeaders): void {
   const res = ctx.res;
   for (const name of res.getHeaderNames()) res.removeHeader(name);
+  // Removing an upstream's `date` also turns off Node's own (sendDate); the answer is ours and dated now.
+  res.sendDate = true;
   for (const [name, value] of Object.entries(headers)) {
     if (value !== undefined && !REPRESENTATION_HEADERS.has(name)) res.setHeader(name, value);
   }

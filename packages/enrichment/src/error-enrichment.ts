@@ -46,6 +46,7 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
     onEnriched,
     onPassThrough,
     boundaryResyncIntervalMs,
+    helpUrls,
   } = resolveOptions(options);
   // The diagnosis statement: on the replica when there is a fresh one, shared by concurrent
   // diagnoses of the same key and model (see denialLookup).
@@ -163,8 +164,12 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
     if (!denial) return leave('unexplained');
 
     restoreOwnHeaders(ctx, ownHeaders);
-    // A rule's own headers (retry-after on a pending reset) are ours, set after restoreOwnHeaders.
-    sendError(ctx, denial.code, denial.message, denial.extras, denial.headers);
+    const helpUrl = helpUrls[denial.code];
+    // A rule's own headers (retry-after on a pending reset) are ours, set after restoreOwnHeaders;
+    // so is RFC 8288's `link`, the help page for clients that read headers rather than bodies.
+    const extras = helpUrl ? { ...denial.extras, help_url: helpUrl } : denial.extras;
+    const headers = helpUrl ? { ...denial.headers, link: `<${helpUrl}>; rel="help"` } : denial.headers;
+    sendError(ctx, denial.code, denial.message, extras, headers);
     if (denial.code === 'spend_cap_reset_pending') boundaryResync.fire();
     recordOutcome(ctx, { enriched: denial.code });
     onEnriched({ code: denial.code, status: ERROR_SPECS[denial.code].status, requestId: requestIdOf(ctx) });

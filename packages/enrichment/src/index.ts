@@ -28,6 +28,8 @@ export {
 export type { DenialCode, ErrorCode, ErrorSpec, ErrorType } from './error-codes.ts';
 export { DENIAL_CODES, ERROR_CODES, ERROR_SPECS } from './error-codes.ts';
 export { errorEnrichment } from './error-enrichment.ts';
+export type { HelpUrls } from './help-urls.ts';
+export { HelpUrlError, parseHelpUrls } from './help-urls.ts';
 export type { LingerLimits } from './lingering-close.ts';
 export { DEFAULT_LINGER, lingerAfterAnswer } from './lingering-close.ts';
 export {

@@ -1,6 +1,7 @@
 import { type Database, describeError } from '@control-layer/db';
 import type { ReadSource } from './denial-lookup.ts';
 import type { DenialCode } from './error-codes.ts';
+import { HelpUrlError, type HelpUrls, parseHelpUrls } from './help-urls.ts';
 import { DEFAULT_LINGER, type LingerLimits } from './lingering-close.ts';
 
 /** pino-compatible: `logger.warn({ requestId }, 'message')`. */
@@ -86,6 +87,12 @@ export interface ErrorEnrichmentOptions {
    * @default 60000
    */
   boundaryResyncIntervalMs?: number;
+  /**
+   * A page per denial code telling the caller how to fix it (absolute http(s) URLs). An explained
+   * denial with a URL carries `help_url` in `error` and a `link: <url>; rel="help"` header.
+   * @default none
+   */
+  helpUrls?: HelpUrls;
   /** Called after a response was replaced by an explained error. */
   onEnriched?: (event: EnrichedEvent) => void;
   /** Called when a response is left as it was, with the reason. */
@@ -104,6 +111,7 @@ export interface ResolvedOptions {
   onEnriched: (event: EnrichedEvent) => void;
   onPassThrough: (event: PassThroughEvent) => void;
   boundaryResyncIntervalMs: number;
+  helpUrls: Readonly<HelpUrls>;
 }
 
 /** Thrown by `errorEnrichment()` itself, at start-up, for options it cannot work with. */
@@ -202,9 +210,17 @@ export function resolveOptions(options: ErrorEnrichmentOptions): ResolvedOptions
       throw new EnrichmentOptionsError(`errorEnrichment: \`${hook}\` must be a function`);
     }
   }
+  let helpUrls: Readonly<HelpUrls> = {};
+  try {
+    if (options.helpUrls !== undefined) helpUrls = parseHelpUrls(options.helpUrls, 'errorEnrichment: `helpUrls`');
+  } catch (error) {
+    if (error instanceof HelpUrlError) throw new EnrichmentOptionsError(error.message, { cause: error });
+    throw error;
+  }
   return {
     db,
     readDb: options.readDb,
+    helpUrls,
     coalesce: options.coalesce ?? true,
     coalesceWindowMs,
     maxBodyBytes,

@@ -1,16 +1,153 @@
 import os from 'node:os';
 import path from 'node:path';
 import { type DatabaseTarget, DatabaseUrlError, parseDatabaseUrl } from '@control-layer/db';
+import { HelpUrlError, type HelpUrls, parseHelpUrls } from '@control-layer/enrichment';
 
 /** pino's levels, plus `silent`. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** `pretty`: one readable line per entry, for a terminal; `json`: pino's JSON lines, for log shippers. */
+export const LOG_FORMATS = ['pretty', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** Connections per process when DATABASE_POOL_MAX is unset. */
+export const DEFAULT_DATABASE_POOL_MAX = 10;
+const MAX_WORKERS = 256;
+// setTimeout's ceiling: a longer delay would fire at once.
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** How a setting is read; `--help` prints its default and bounds from the same entry. */
+export type Setting =
+  | { kind: 'integer'; fallback: number; min: number; max: number; meaning: string }
+  | { kind: 'choice'; values: readonly string[]; fallback: string; meaning: string }
+  | { kind: 'text'; fallback: string; bounds: string; meaning: string };
+
+const millis = (fallback: number, meaning: string, min = 1) => ({
+  kind: 'integer' as const,
+  fallback,
+  min,
+  max: MAX_TIMER_MS,
+  meaning,
+});
+
+/**
+ * Every environment variable the gateway reads. `loadConfig` can only read names of this table,
+ * and `--help` is printed from it, so neither can drift from the other.
+ */
+export const SETTINGS = {
+  PORT: { kind: 'integer', fallback: 3000, min: 0, max: 65535, meaning: 'port to listen on (0 picks a free one)' },
+  HOST: { kind: 'text', fallback: '127.0.0.1', bounds: 'a host name or address', meaning: 'address to listen on' },
+  DATABASE_URL: {
+    kind: 'text',
+    fallback: 'embedded PGlite under DATA_DIR',
+    bounds: 'postgres://, postgresql:// or pglite:<dir>',
+    meaning: 'the database; unset, an embedded one with demo users and keys',
+  },
+  DATA_DIR: {
+    kind: 'text',
+    fallback: './.data',
+    bounds: 'a directory',
+    meaning: 'where the embedded database lives (as <dir>/pglite) when DATABASE_URL is unset',
+  },
+  INIT_CWD: {
+    kind: 'text',
+    fallback: 'the working directory',
+    bounds: 'a directory (pnpm sets it)',
+    meaning: 'base of relative paths: where `pnpm start` was typed',
+  },
+  UPSTREAM_URL: {
+    kind: 'text',
+    fallback: 'built-in stub',
+    bounds: 'an http(s) URL without query or credentials',
+    meaning: 'the OpenAI-compatible router; /ai/v1/x goes to <UPSTREAM_URL>/v1/x',
+  },
+  ENRICHMENT: {
+    kind: 'choice',
+    values: ['on', 'off'],
+    fallback: 'on',
+    meaning: "explain the router's 403s; off makes the gateway a plain proxy",
+  },
+  ENRICHMENT_HELP_URLS: {
+    kind: 'text',
+    fallback: 'none',
+    bounds: 'a JSON object: denial code -> absolute http(s) URL',
+    meaning: 'a page per denial code, sent as error.help_url and a `link: <url>; rel="help"` header',
+  },
+  LOG_LEVEL: { kind: 'choice', values: LOG_LEVELS, fallback: 'info', meaning: 'least severe level logged' },
+  LOG_FORMAT: {
+    kind: 'choice',
+    values: LOG_FORMATS,
+    fallback: 'pretty on a terminal, else json',
+    meaning: 'log lines for people or for log shippers (the same fields)',
+  },
+  MAX_BODY_BYTES: {
+    kind: 'integer',
+    fallback: 10 * 1024 * 1024,
+    min: 1,
+    max: Number.MAX_SAFE_INTEGER,
+    meaning: 'larger request bodies get 413 request_too_large',
+  },
+  UPSTREAM_CONNECT_TIMEOUT_MS: millis(10_000, 'time to connect to the upstream (504 past it)'),
+  // Non-streamed completions can take minutes before the first header byte.
+  UPSTREAM_HEADERS_TIMEOUT_MS: millis(300_000, "time to wait for the upstream's response headers (504 past it)"),
+  UPSTREAM_BODY_TIMEOUT_MS: millis(300_000, 'longest silence inside an upstream response body'),
+  SHUTDOWN_TIMEOUT_MS: millis(10_000, 'how long SIGTERM/SIGINT lets in-flight requests finish'),
+  // 0: close at once. Set it to how long the load balancer takes to notice a failing /readyz.
+  SHUTDOWN_DELAY_MS: millis(0, 'how long after SIGTERM/SIGINT the listener stays open while /readyz says 503', 0),
+  WORKERS: {
+    kind: 'text',
+    fallback: '1',
+    bounds: `auto, or an integer from 1 to ${MAX_WORKERS}`,
+    meaning: 'processes serving the port (above 1 needs DATABASE_URL)',
+  },
+  DATABASE_POOL_MAX: {
+    kind: 'integer',
+    fallback: DEFAULT_DATABASE_POOL_MAX,
+    min: 1,
+    max: 1000,
+    meaning: 'connections each process may open to the database (and as many to the replica)',
+  },
+  DATABASE_PREPARED_STATEMENTS: {
+    kind: 'choice',
+    values: ['on', 'off'],
+    fallback: 'off',
+    meaning: 'prepare statements per connection (breaks behind PgBouncer < 1.21 in transaction mode)',
+  },
+  DATABASE_REPLICA_URL: {
+    kind: 'text',
+    fallback: 'none',
+    bounds: 'a postgres:// or postgresql:// URL (needs DATABASE_URL)',
+    meaning: 'a streaming replica for diagnoses',
+  },
+  DATABASE_REPLICA_MAX_LAG_MS: millis(1000, 'replay lag past which diagnoses go back to the primary'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: {
+    kind: 'text',
+    fallback: 'none (no tracing)',
+    bounds: 'an http(s) URL; traces go to <url>/v1/traces as OTLP/HTTP JSON',
+    meaning: 'export traces: the request, the upstream call and the diagnosis',
+  },
+  OTEL_SERVICE_NAME: {
+    kind: 'text',
+    fallback: 'control-layer-gateway',
+    bounds: 'any text',
+    meaning: 'service.name of the exported spans',
+  },
+} as const satisfies Record<string, Setting>;
+export type SettingName = keyof typeof SETTINGS;
 
 /**
  * Where the gateway's data lives: a Postgres server, or PGlite embedded in the process (`dataDir`
  * is the PGlite data directory itself).
  */
 export type DatabaseConfig = DatabaseTarget;
+
+/** Exporting traces over OTLP/HTTP. */
+export interface TracingConfig {
+  /** Where spans are POSTed: `${OTEL_EXPORTER_OTLP_ENDPOINT}/v1/traces`. */
+  tracesUrl: string;
+  serviceName: string;
+}
 
 /** Everything `pnpm start` reads from the environment, parsed and checked once. */
 export interface GatewayConfig {
@@ -22,8 +159,11 @@ export interface GatewayConfig {
   /** The OpenAI-compatible router; null starts the built-in stub upstream. */
   upstreamUrl: string | null;
   logLevel: LogLevel;
+  logFormat: LogFormat;
   /** Whether error enrichment is mounted on `/ai/v1/*`. */
   enrichment: boolean;
+  /** A help page per denial code (empty: none). */
+  helpUrls: Readonly<HelpUrls>;
   maxBodyBytes: number;
   upstreamConnectTimeoutMs: number;
   upstreamHeadersTimeoutMs: number;
@@ -41,6 +181,8 @@ export interface GatewayConfig {
   databaseReplicaMaxLagMs: number;
   /** Time between SIGTERM/SIGINT and closing the listener, while `/readyz` already answers 503. */
   shutdownDelayMs: number;
+  /** Null: no tracing, and the OpenTelemetry SDK is never loaded. */
+  tracing: TracingConfig | null;
 }
 
 /** The environment was not usable; `problems` names each variable at fault. */
@@ -51,26 +193,30 @@ export class ConfigError extends Error {
   }
 }
 
-function isLogLevel(value: string): value is LogLevel {
-  return (LOG_LEVELS as readonly string[]).includes(value);
-}
-
 type Env = Record<string, string | undefined>;
+type IntegerSetting = { [K in SettingName]: (typeof SETTINGS)[K] extends { kind: 'integer' } ? K : never }[SettingName];
+type ChoiceSetting = { [K in SettingName]: (typeof SETTINGS)[K] extends { kind: 'choice' } ? K : never }[SettingName];
 
 /**
  * Parse the gateway's environment. Every problem is collected, so one run names all of them.
+ * `stdoutIsTTY` picks the default log format.
  *
  * @example
  * const config = loadConfig(process.env); // throws ConfigError listing what is wrong
  */
-export function loadConfig(env: Env = process.env, cwd = process.cwd()): GatewayConfig {
+export function loadConfig(
+  env: Env = process.env,
+  cwd = process.cwd(),
+  stdoutIsTTY = process.stdout.isTTY === true,
+): GatewayConfig {
   const problems: string[] = [];
-  const read = (name: string): string | undefined => {
+  const read = (name: SettingName): string | undefined => {
     const value = env[name]?.trim();
     return value === '' ? undefined : value;
   };
 
-  const integer = (name: string, fallback: number, min: number, max: number): number => {
+  const integer = (name: IntegerSetting): number => {
+    const { fallback, min, max } = SETTINGS[name];
     const raw = read(name);
     if (raw === undefined) return fallback;
     const value = Number(raw);
@@ -80,10 +226,20 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     }
     return value;
   };
-  // setTimeout's ceiling: a longer delay would fire at once.
-  const millis = (name: string, fallback: number) => integer(name, fallback, 1, 2_147_483_647);
+  /** A value of the setting's closed list (case-insensitive), or undefined when unset or wrong. */
+  const choice = (name: ChoiceSetting): string | undefined => {
+    const raw = read(name)?.toLowerCase();
+    if (raw === undefined) return undefined;
+    const { values } = SETTINGS[name];
+    if ((values as readonly string[]).includes(raw)) return raw;
+    const list = values.length === 2 ? values.join(' or ') : `one of ${values.join(', ')}`;
+    problems.push(`${name} must be ${list}, got ${JSON.stringify(raw)}`);
+    return undefined;
+  };
+  const onOff = (name: 'ENRICHMENT' | 'DATABASE_PREPARED_STATEMENTS'): boolean =>
+    (choice(name) ?? SETTINGS[name].fallback) === 'on';
 
-  const port = integer('PORT', 3000, 0, 65535);
+  const port = integer('PORT');
   const databaseUrl = read('DATABASE_URL');
   // `pnpm start` at the root runs this package's script from packages/gateway; INIT_CWD is
   // where the user typed the command, which is where they expect `./.data` to appear.
@@ -109,17 +265,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     );
   }
 
-  const upstreamUrl = parseUpstreamUrl(read('UPSTREAM_URL'), problems);
-
-  const logLevel = (read('LOG_LEVEL') ?? 'info').toLowerCase();
-  if (!isLogLevel(logLevel)) {
-    problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
-  }
-
-  const enrichmentRaw = (read('ENRICHMENT') ?? 'on').toLowerCase();
-  if (!['on', 'off'].includes(enrichmentRaw)) {
-    problems.push(`ENRICHMENT must be on or off, got ${JSON.stringify(enrichmentRaw)}`);
-  }
+  const upstreamUrl = parseHttpUrl('UPSTREAM_URL', read('UPSTREAM_URL'), problems);
 
   const replicaUrl = read('DATABASE_REPLICA_URL') ?? null;
   if (replicaUrl !== null && !isPostgresUrl(replicaUrl)) {
@@ -129,32 +275,37 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Gateway
     problems.push('DATABASE_REPLICA_URL needs DATABASE_URL: the embedded database has no replicas');
   }
 
-  const prepared = (read('DATABASE_PREPARED_STATEMENTS') ?? 'off').toLowerCase();
-  if (!['on', 'off'].includes(prepared)) {
-    problems.push(`DATABASE_PREPARED_STATEMENTS must be on or off, got ${JSON.stringify(prepared)}`);
-  }
+  const otlpEndpoint = parseHttpUrl('OTEL_EXPORTER_OTLP_ENDPOINT', read('OTEL_EXPORTER_OTLP_ENDPOINT'), problems);
 
   const config: GatewayConfig = {
     port,
-    host: read('HOST') ?? '127.0.0.1',
+    host: read('HOST') ?? SETTINGS.HOST.fallback,
     database,
     demoData: databaseUrl === undefined,
     upstreamUrl,
-    logLevel: isLogLevel(logLevel) ? logLevel : 'info',
-    enrichment: enrichmentRaw !== 'off',
-    maxBodyBytes: integer('MAX_BODY_BYTES', 10 * 1024 * 1024, 1, Number.MAX_SAFE_INTEGER),
-    upstreamConnectTimeoutMs: millis('UPSTREAM_CONNECT_TIMEOUT_MS', 10_000),
-    // Non-streamed completions can take minutes before the first header byte.
-    upstreamHeadersTimeoutMs: millis('UPSTREAM_HEADERS_TIMEOUT_MS', 300_000),
-    upstreamBodyTimeoutMs: millis('UPSTREAM_BODY_TIMEOUT_MS', 300_000),
-    shutdownTimeoutMs: millis('SHUTDOWN_TIMEOUT_MS', 10_000),
+    logLevel: (choice('LOG_LEVEL') ?? SETTINGS.LOG_LEVEL.fallback) as LogLevel,
+    logFormat: (choice('LOG_FORMAT') ?? (stdoutIsTTY ? 'pretty' : 'json')) as LogFormat,
+    enrichment: onOff('ENRICHMENT'),
+    helpUrls: parseHelpUrlsVariable(read('ENRICHMENT_HELP_URLS'), problems),
+    maxBodyBytes: integer('MAX_BODY_BYTES'),
+    upstreamConnectTimeoutMs: integer('UPSTREAM_CONNECT_TIMEOUT_MS'),
+    upstreamHeadersTimeoutMs: integer('UPSTREAM_HEADERS_TIMEOUT_MS'),
+    upstreamBodyTimeoutMs: integer('UPSTREAM_BODY_TIMEOUT_MS'),
+    shutdownTimeoutMs: integer('SHUTDOWN_TIMEOUT_MS'),
     workers,
-    databasePoolMax: integer('DATABASE_POOL_MAX', DEFAULT_DATABASE_POOL_MAX, 1, 1000),
-    databasePreparedStatements: prepared === 'on',
+    databasePoolMax: integer('DATABASE_POOL_MAX'),
+    databasePreparedStatements: onOff('DATABASE_PREPARED_STATEMENTS'),
     databaseReplicaUrl: replicaUrl,
-    databaseReplicaMaxLagMs: millis('DATABASE_REPLICA_MAX_LAG_MS', 1000),
-    // 0: close at once. Set it to how long the load balancer takes to notice a failing /readyz.
-    shutdownDelayMs: integer('SHUTDOWN_DELAY_MS', 0, 0, 2_147_483_647),
+    databaseReplicaMaxLagMs: integer('DATABASE_REPLICA_MAX_LAG_MS'),
+    shutdownDelayMs: integer('SHUTDOWN_DELAY_MS'),
+    tracing:
+      otlpEndpoint === null
+        ? null
+        : {
+            // The OTLP/HTTP specification's path for traces under a base endpoint.
+            tracesUrl: `${otlpEndpoint}/v1/traces`,
+            serviceName: read('OTEL_SERVICE_NAME') ?? SETTINGS.OTEL_SERVICE_NAME.fallback,
+          },
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
@@ -170,10 +321,6 @@ function isPostgresUrl(value: string): boolean {
   }
 }
 
-/** Connections per process when DATABASE_POOL_MAX is unset. */
-export const DEFAULT_DATABASE_POOL_MAX = 10;
-const MAX_WORKERS = 256;
-
 /** `WORKERS`: a count, or `auto` for the parallelism this process may use (cores, or its CPU quota). */
 function parseWorkers(raw: string | undefined, problems: string[]): number {
   if (raw === undefined) return 1;
@@ -186,19 +333,39 @@ function parseWorkers(raw: string | undefined, problems: string[]): number {
   return value;
 }
 
-function parseUpstreamUrl(raw: string | undefined, problems: string[]): string | null {
+/** `ENRICHMENT_HELP_URLS`: JSON of the `helpUrls` option, checked the same way. */
+function parseHelpUrlsVariable(raw: string | undefined, problems: string[]): Readonly<HelpUrls> {
+  if (raw === undefined) return {};
+  let map: unknown;
+  try {
+    map = JSON.parse(raw);
+  } catch {
+    problems.push('ENRICHMENT_HELP_URLS must be JSON, e.g. {"insufficient_credits":"https://example.com/billing"}');
+    return {};
+  }
+  try {
+    return parseHelpUrls(map, 'ENRICHMENT_HELP_URLS');
+  } catch (error) {
+    if (!(error instanceof HelpUrlError)) throw error;
+    problems.push(error.message);
+    return {};
+  }
+}
+
+/** An absolute http(s) base URL without query, fragment or credentials, trailing slashes removed. */
+function parseHttpUrl(name: SettingName, raw: string | undefined, problems: string[]): string | null {
   if (raw === undefined) return null;
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    problems.push(`UPSTREAM_URL must be an absolute http(s) URL, got ${JSON.stringify(raw)}`);
+    problems.push(`${name} must be an absolute http(s) URL, got ${JSON.stringify(raw)}`);
     return null;
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    problems.push(`UPSTREAM_URL must use http or https, got ${url.protocol}`);
+    problems.push(`${name} must use http or https, got ${url.protocol}`);
   } else if (url.search || url.hash || url.username || url.password) {
-    problems.push('UPSTREAM_URL must not carry a query, a fragment or credentials');
+    problems.push(`${name} must not carry a query, a fragment or credentials`);
   }
   // `/ai/v1/x` goes to `${UPSTREAM_URL}/v1/x`, so a trailing slash would double up.
   return url.href.replace(/\/+$/, '');

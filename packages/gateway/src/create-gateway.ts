@@ -1,5 +1,5 @@
 import { type Database, describeError, stackFrames } from '@control-layer/db';
-import { decideDialect, errorEnrichment, type ReadSource } from '@control-layer/enrichment';
+import { decideDialect, errorEnrichment, type HelpUrls, type ReadSource } from '@control-layer/enrichment';
 import Router from '@koa/router';
 import { sql } from 'drizzle-orm';
 import Koa, { type Middleware } from 'koa';
@@ -13,6 +13,7 @@ import { OPENAPI_ROUTE, openApiRoute } from './openapi-route.ts';
 import { cachedProbe, tcpReachable } from './probes.ts';
 import { proxy } from './proxy.ts';
 import { requestId } from './request-id.ts';
+import type { GatewayTracing } from './request-tracing.ts';
 import { securityHeaders } from './security-headers.ts';
 import { createUpstreamPool } from './upstream-pool.ts';
 
@@ -36,6 +37,11 @@ export interface GatewayOptions {
    * @default true
    */
   enrichment?: boolean;
+  /**
+   * A help page per denial code: `help_url` in the error and a `link: <url>; rel="help"` header.
+   * @default none
+   */
+  helpUrls?: HelpUrls;
   /**
    * Largest request body accepted on `/ai/v1/*`, in bytes (413 above; only with enrichment).
    * @default 10485760 (10 MiB)
@@ -79,6 +85,11 @@ export interface GatewayOptions {
   readinessTimeoutMs?: number;
   /** @default a pino logger that writes nothing */
   logger?: GatewayLogger;
+  /**
+   * Spans for each exchange, its upstream call and its diagnosis (`startTracing` in tracing.ts).
+   * @default none: no tracing work at all
+   */
+  tracing?: GatewayTracing;
   /**
    * Where `/metrics` gets its text, given this gateway's own metrics (a cluster worker passes
    * `clusterMetricsSource`, which answers with the sum over every worker).
@@ -168,20 +179,21 @@ export function createGateway(options: GatewayOptions): Gateway {
       }),
   };
 
+  const { tracing } = options;
   const aiRoute: Middleware[] = [];
   if (enrichment) {
-    aiRoute.push(
-      errorEnrichment({
-        db,
-        ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
-        ...(options.enrichmentTimeoutMs !== undefined && { timeoutMs: options.enrichmentTimeoutMs }),
-        ...(countedReads !== undefined && { readDb: countedReads }),
-        ...(options.coalesce !== undefined && { coalesce: options.coalesce }),
-        logger,
-        onEnriched: ({ code }) => metrics.enriched.inc({ code }),
-        onPassThrough: ({ reason }) => metrics.passThrough.inc({ reason }),
-      }),
-    );
+    const enrich = errorEnrichment({
+      db,
+      ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
+      ...(options.helpUrls !== undefined && { helpUrls: options.helpUrls }),
+      ...(options.enrichmentTimeoutMs !== undefined && { timeoutMs: options.enrichmentTimeoutMs }),
+      ...(countedReads !== undefined && { readDb: countedReads }),
+      ...(options.coalesce !== undefined && { coalesce: options.coalesce }),
+      logger,
+      onEnriched: ({ code }) => metrics.enriched.inc({ code }),
+      onPassThrough: ({ reason }) => metrics.passThrough.inc({ reason }),
+    });
+    aiRoute.push(tracing ? tracing.diagnosis(enrich) : enrich);
   }
   aiRoute.push(
     proxy({
@@ -196,6 +208,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         metrics.upstreamFailures.inc({ code });
         metrics.upstreamLatency.observe({ status_class: 'error' }, seconds);
       },
+      ...(tracing && { tracing: tracing.upstream }),
     }),
   );
 
@@ -211,6 +224,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   router.all(AI_ROUTE, ...aiRoute);
 
   const app = new Koa();
+  if (tracing) app.use(tracing.exchange);
   app.use(requestId());
   // Once, before anything else: every error of the request, the gateway's own included, speaks it.
   app.use(decideDialect());

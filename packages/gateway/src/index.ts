@@ -9,8 +9,16 @@ export {
   restartDelayMs,
   runPrimary,
 } from './cluster.ts';
-export type { DatabaseConfig, GatewayConfig, LogLevel } from './config.ts';
-export { ConfigError, DEFAULT_DATABASE_POOL_MAX, LOG_LEVELS, loadConfig } from './config.ts';
+export type {
+  DatabaseConfig,
+  GatewayConfig,
+  LogFormat,
+  LogLevel,
+  Setting,
+  SettingName,
+  TracingConfig,
+} from './config.ts';
+export { ConfigError, DEFAULT_DATABASE_POOL_MAX, LOG_FORMATS, LOG_LEVELS, loadConfig, SETTINGS } from './config.ts';
 export type { Gateway, GatewayLogger, GatewayOptions } from './create-gateway.ts';
 export { AI_ROUTE, createGateway } from './create-gateway.ts';
 export type { DemoCommand } from './demo-data.ts';
@@ -23,6 +31,7 @@ export type { HeaderMap } from './hop-by-hop.ts';
 export { connectionTokens, endToEndHeaders, HOP_BY_HOP_HEADERS, isHopByHop } from './hop-by-hop.ts';
 export type { GatewayMetrics, MetricsEndpointOptions, MetricsOptions, MetricsSource } from './metrics.ts';
 export { createMetrics, gauge, metricsEndpoint, PROMETHEUS_CONTENT_TYPE, processMetrics } from './metrics.ts';
+export { MODEL_OWNER } from './model-list-shapes.ts';
 export type { ModelsRouteLogger } from './models-route.ts';
 export { MODELS_ROUTE, modelsRoute } from './models-route.ts';
 export { anthropicErrorType, openApiDocument } from './openapi-document.ts';
@@ -32,6 +41,7 @@ export { cachedProbe, tcpReachable } from './probes.ts';
 export type { ProxyLogger, ProxyOptions } from './proxy.ts';
 export { proxy } from './proxy.ts';
 export { REQUEST_ID_HEADER, requestId } from './request-id.ts';
+export type { GatewayTracing, UpstreamResult } from './request-tracing.ts';
 export { securityHeaders } from './security-headers.ts';
 export { drain, listen } from './server.ts';
 export { admits, routerApiKey } from './stub-admission.ts';

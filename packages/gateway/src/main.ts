@@ -1,19 +1,39 @@
+#!/usr/bin/env -S node --conditions=@control-layer/compiled
 /**
  * `pnpm start`: the gateway, configured from the environment (see config.ts). Without
  * DATABASE_URL it runs on an embedded PGlite database with demo data; without UPSTREAM_URL it
  * starts the stub upstream in the same process. SIGTERM or SIGINT drains and stops it. With
  * WORKERS above 1 this process becomes a cluster primary (cluster.ts) and each worker runs this file.
  */
+import { existsSync } from 'node:fs';
 import type { RequestListener, Server } from 'node:http';
+import path from 'node:path';
 import { DatabaseLockedError, describeError, describeTarget, migrate, openDatabase } from '@control-layer/db';
-import { pino } from 'pino';
 import { clusterMetricsSource, isClusterWorker, onShutdownSignal, reportReady, runPrimary } from './cluster.ts';
+import { helpText, packageVersion, parseArguments } from './command-line.ts';
 import { ConfigError, type GatewayConfig, loadConfig } from './config.ts';
 import { createGateway } from './create-gateway.ts';
 import { demoCurlCommands, seedDemoData } from './demo-data.ts';
+import { createLogger } from './logger.ts';
 import { openReadDatabase } from './read-database.ts';
 import { drain, listen } from './server.ts';
 import { startingListener } from './starting.ts';
+
+const command = parseArguments(process.argv.slice(2));
+if (command.run === 'help') {
+  process.stdout.write(helpText());
+  process.exit(0);
+}
+if (command.run === 'version') {
+  process.stdout.write(`${packageVersion()}\n`);
+  process.exit(0);
+}
+if (command.run === 'usage-error') {
+  process.stderr.write(
+    `gateway: unknown argument ${JSON.stringify(command.arg)}; settings are environment variables (see --help)\n`,
+  );
+  process.exit(2);
+}
 
 let config: GatewayConfig;
 try {
@@ -24,9 +44,7 @@ try {
   process.exit(2);
 }
 
-// `err` fields arrive already described (`describeError`: code and message, nothing secret);
-// pino's default error serializer would only add an empty stack and `"type":"Object"` to them.
-const logger = pino({ level: config.logLevel, serializers: { err: (value: unknown) => value } });
+const logger = createLogger({ level: config.logLevel, format: config.logFormat });
 
 // Demo keys are public (they are in this repository): only the zero-setup default gets them.
 const demo = config.demoData;
@@ -97,6 +115,13 @@ try {
   failedToListen(error);
 }
 logger.info({ url, database: where }, 'listening; opening the database');
+// PGlite's initdb takes about 12 s, once per data directory: without a word it looks like a hang.
+if (config.database.kind === 'embedded' && !existsSync(path.join(config.database.dataDir, 'PG_VERSION'))) {
+  logger.info(
+    { dataDir: config.database.dataDir },
+    'first start: creating the embedded database (about 10-15 s, only this once; later starts take about a second)',
+  );
+}
 
 let database: Awaited<ReturnType<typeof openDatabase>>;
 try {
@@ -134,10 +159,15 @@ if (upstreamUrl === null) {
   upstreamUrl = stub.url;
 }
 
+// Loaded only when asked for: without an endpoint none of the OpenTelemetry SDK is imported.
+const tracing = config.tracing ? (await import('./tracing.ts')).startTracing(config.tracing) : null;
+if (tracing) logger.info({ traces: config.tracing?.tracesUrl }, 'exporting traces');
+
 const gateway = createGateway({
   db,
   upstreamUrl,
   enrichment: config.enrichment,
+  helpUrls: config.helpUrls,
   maxBodyBytes: config.maxBodyBytes,
   upstreamConnectTimeoutMs: config.upstreamConnectTimeoutMs,
   upstreamHeadersTimeoutMs: config.upstreamHeadersTimeoutMs,
@@ -145,6 +175,7 @@ const gateway = createGateway({
   logger,
   ...(isClusterWorker() && { metricsSource: clusterMetricsSource }),
   ...(reads && { readDb: reads.readDb }),
+  ...(tracing && { tracing: tracing.hooks }),
 });
 
 // From now on requests go straight to the gateway, with no start-up indirection.
@@ -166,7 +197,7 @@ logger.info(
 );
 reportReady(url);
 if (demo) {
-  // For people, not log shippers: plain text on stderr, so it pastes as-is and stdout stays JSON.
+  // For people, not log shippers: plain text on stderr, so it pastes as-is and stdout stays log lines.
   const lines = demoCurlCommands(url).map(({ title, command }) => `# ${title}\n${command}\n`);
   process.stderr.write(`\nDemo data is loaded. Try:\n\n${lines.join('\n')}\n`);
 }
@@ -196,6 +227,10 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
     await gateway.destroy();
   }
   if (stubServer) await drain(stubServer, 1000);
+  // The spans of the last requests, before the process goes.
+  await tracing
+    ?.shutdown()
+    .catch((error: unknown) => logger.warn({ err: describeError(error) }, 'trace export failed'));
   await reads?.close();
   await database.close();
   logger.info({ drained }, 'stopped');

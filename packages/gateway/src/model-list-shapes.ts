@@ -1,5 +1,8 @@
 import type { Dialect } from '@control-layer/enrichment';
 
+/** `owned_by` of every listed model: the deployment is this control layer's to serve, not a vendor's. */
+export const MODEL_OWNER = 'control-layer';
+
 /** A model as listed: its alias, its creation time (epoch seconds) and fields carried as they are. */
 export interface ModelListEntry {
   alias: string;
@@ -36,7 +39,7 @@ export function openaiModelList(models: readonly ModelListEntry[]) {
       id: alias,
       object: 'model',
       created,
-      owned_by: 'None',
+      owned_by: MODEL_OWNER,
       ...rest,
     })),
   };

@@ -6,6 +6,7 @@ import type { Context, Middleware } from 'koa';
 import type { Dispatcher } from 'undici';
 import { endToEndHeaders } from './hop-by-hop.ts';
 import { REQUEST_ID_HEADER } from './request-id.ts';
+import type { GatewayTracing } from './request-tracing.ts';
 import { type UpstreamFailureCode, upstreamFailure } from './upstream-errors.ts';
 
 /** pino-compatible. */
@@ -40,6 +41,11 @@ export interface ProxyOptions {
   onUpstreamResponse?: (event: { status: number; seconds: number }) => void;
   /** Called when no upstream response came, with the error code sent to the client instead. */
   onUpstreamFailure?: (event: { code: UpstreamFailureCode; seconds: number }) => void;
+  /**
+   * A span per upstream call, whose `traceparent` the upstream gets.
+   * @default none (the client's own `traceparent`, if any, passes through like any header)
+   */
+  tracing?: GatewayTracing['upstream'];
 }
 
 /** Request headers the upstream must not get from the client. */
@@ -84,6 +90,7 @@ export function proxy(options: ProxyOptions): Middleware {
     logger = silent,
     onUpstreamResponse = () => {},
     onUpstreamFailure = () => {},
+    tracing,
   } = options;
   const base = new URL(options.upstreamUrl);
   const basePath = base.pathname.replace(/\/+$/, '');
@@ -99,6 +106,7 @@ export function proxy(options: ProxyOptions): Middleware {
     const requestId = requestIdOf(ctx);
     const headers = endToEndHeaders(ctx.req.headers, REQUEST_DROP);
     if (requestId) headers[REQUEST_ID_HEADER] = requestId;
+    const endSpan = tracing?.(ctx, headers);
 
     // The body streams upstream as it arrives (through errorEnrichment's capture when mounted),
     // unless errorEnrichment already holds all of a small one: a buffer is cheaper to send.
@@ -137,20 +145,27 @@ export function proxy(options: ProxyOptions): Middleware {
     } catch (error) {
       // The body crossed errorEnrichment's size limit on the way, which aborted the upstream
       // request: the refusal is errorEnrichment's to answer.
-      if (isRequestTooLarge(error)) throw error;
+      if (isRequestTooLarge(error)) {
+        endSpan?.({ error: 'request_too_large' });
+        throw error;
+      }
       if (aborted) {
+        endSpan?.({ error: 'client_aborted' });
         // Nobody is left to answer; 499 (nginx's "client closed request") keeps the logs honest.
         ctx.status = 499;
         logger.debug({ requestId }, 'client went away before the upstream answered');
         return;
       }
       const failure = upstreamFailure(error);
+      endSpan?.({ error: failure.code });
       onUpstreamFailure({ code: failure.code, seconds: seconds() });
       logger.warn({ requestId, err: failure.detail, upstream: base.origin }, failure.logMessage);
       sendError(ctx, failure.code, failure.message);
       return;
     }
     onUpstreamResponse({ status: response.statusCode, seconds: seconds() });
+    // The call lasts until its body is read to the end (or cut): a stream's span covers the stream.
+    if (endSpan) response.body.once('close', () => endSpan({ status: response.statusCode }));
 
     const upstreamBody: Readable = response.body;
     // Without a listener, an upstream body destroyed with an error (the client left, a body

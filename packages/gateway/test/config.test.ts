@@ -17,7 +17,7 @@ const problems = (env: Record<string, string>): string[] => {
 };
 
 test('defaults to 127.0.0.1:3000, the embedded database under ./.data, the stub, enrichment on', () => {
-  const config = loadConfig({}, '/srv/app');
+  const config = loadConfig({}, '/srv/app', false);
   assert.equal(config, {
     port: 3000,
     host: '127.0.0.1',
@@ -25,7 +25,9 @@ test('defaults to 127.0.0.1:3000, the embedded database under ./.data, the stub,
     demoData: true,
     upstreamUrl: null,
     logLevel: 'info',
+    logFormat: 'json',
     enrichment: true,
+    helpUrls: {},
     maxBodyBytes: 10 * 1024 * 1024,
     upstreamConnectTimeoutMs: 10_000,
     upstreamHeadersTimeoutMs: 300_000,
@@ -37,6 +39,7 @@ test('defaults to 127.0.0.1:3000, the embedded database under ./.data, the stub,
     databaseReplicaUrl: null,
     databaseReplicaMaxLagMs: 1000,
     shutdownDelayMs: 0,
+    tracing: null,
   } satisfies GatewayConfig);
 });
 
@@ -59,6 +62,10 @@ test('reads every variable', () => {
     DATABASE_REPLICA_URL: 'postgres://u:p@replica:5432/app',
     DATABASE_REPLICA_MAX_LAG_MS: '250',
     SHUTDOWN_DELAY_MS: '5',
+    LOG_FORMAT: 'Pretty',
+    ENRICHMENT_HELP_URLS: '{"insufficient_credits":"https://billing.example.com/top-up"}',
+    OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/',
+    OTEL_SERVICE_NAME: 'gateway-eu',
   });
   assert.equal(config, {
     port: 8080,
@@ -67,7 +74,9 @@ test('reads every variable', () => {
     demoData: false,
     upstreamUrl: 'https://router.internal:3001/openai',
     logLevel: 'debug',
+    logFormat: 'pretty',
     enrichment: false,
+    helpUrls: { insufficient_credits: 'https://billing.example.com/top-up' },
     maxBodyBytes: 1024,
     upstreamConnectTimeoutMs: 1,
     upstreamHeadersTimeoutMs: 2,
@@ -79,6 +88,7 @@ test('reads every variable', () => {
     databaseReplicaUrl: 'postgres://u:p@replica:5432/app',
     databaseReplicaMaxLagMs: 250,
     shutdownDelayMs: 5,
+    tracing: { tracesUrl: 'http://collector:4318/v1/traces', serviceName: 'gateway-eu' },
   });
 });
 
@@ -147,6 +157,44 @@ const invalid: [string, Record<string, string>, RegExp][] = [
   ],
   ['a prepared-statement switch other than on/off', { DATABASE_PREPARED_STATEMENTS: '1' }, /^DATABASE_PREPARED/],
   ['an enrichment switch other than on/off', { ENRICHMENT: 'yes' }, /^ENRICHMENT must be on or off/],
+  ['a log format other than pretty/json', { LOG_FORMAT: 'text' }, /^LOG_FORMAT must be pretty or json, got "text"/],
+  [
+    'help URLs that are not JSON',
+    { ENRICHMENT_HELP_URLS: 'insufficient_credits=https://x' },
+    /^ENRICHMENT_HELP_URLS must be JSON/,
+  ],
+  ['help URLs that are a list', { ENRICHMENT_HELP_URLS: '["https://x"]' }, /^ENRICHMENT_HELP_URLS must be an object/],
+  [
+    'a help URL with a CRLF in it',
+    { ENRICHMENT_HELP_URLS: '{"insufficient_credits":"https://x.example/a\\r\\nset-cookie: a=b"}' },
+    /^ENRICHMENT_HELP_URLS.insufficient_credits contains a control character/,
+  ],
+  [
+    'a relative help URL',
+    { ENRICHMENT_HELP_URLS: '{"model_access_denied":"/request-access"}' },
+    /^ENRICHMENT_HELP_URLS.model_access_denied must be an absolute http\(s\) URL, got "\/request-access"/,
+  ],
+  [
+    'an ftp help URL',
+    { ENRICHMENT_HELP_URLS: '{"model_access_denied":"ftp://files.example/form"}' },
+    /^ENRICHMENT_HELP_URLS.model_access_denied must use http or https, got ftp:/,
+  ],
+  [
+    'a help URL for a code that does not exist',
+    { ENRICHMENT_HELP_URLS: '{"insufficient_credit":"https://x.example/billing"}' },
+    /^ENRICHMENT_HELP_URLS: "insufficient_credit" is not an error code that enrichment explains \(one of non_inference_key, /,
+  ],
+  [
+    'a help URL for a code enrichment never writes',
+    { ENRICHMENT_HELP_URLS: '{"internal_error":"https://status.example"}' },
+    /^ENRICHMENT_HELP_URLS: "internal_error" is not an error code/,
+  ],
+  ['a help URL that is not a string', { ENRICHMENT_HELP_URLS: '{"insufficient_credits":1}' }, /must be a string URL/],
+  [
+    'a trace endpoint that is not http',
+    { OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://c:4317' },
+    /^OTEL_EXPORTER_OTLP_ENDPOINT must use http/,
+  ],
 ];
 for (const [what, env, message] of invalid) {
   test(`refuses ${what}`, () => {
@@ -155,6 +203,20 @@ for (const [what, env, message] of invalid) {
     assert.match(found[0] ?? '', message);
   });
 }
+
+test('picks pretty logs on a terminal and JSON lines otherwise, unless LOG_FORMAT says', () => {
+  assert.is(loadConfig({}, '/srv/app', true).logFormat, 'pretty');
+  assert.is(loadConfig({}, '/srv/app', false).logFormat, 'json');
+  assert.is(loadConfig({ LOG_FORMAT: 'json' }, '/srv/app', true).logFormat, 'json');
+  assert.is(loadConfig({ LOG_FORMAT: 'pretty' }, '/srv/app', false).logFormat, 'pretty');
+});
+
+test('keeps help URLs in their serialised form, which is safe inside a link header', () => {
+  const { helpUrls } = loadConfig({
+    ENRICHMENT_HELP_URLS: JSON.stringify({ model_access_denied: 'https://Example.com/access form?model=<x>' }),
+  });
+  assert.equal(helpUrls, { model_access_denied: 'https://example.com/access%20form?model=%3Cx%3E' });
+});
 
 test('names every problem at once', () => {
   const error = (() => {

@@ -83,7 +83,7 @@ test('lists the models the owner reaches, live and active, sorted by alias, in O
     // No tariffs: every model is free, and the batch key is denied on none.
     assert.equal(entry.availability, { status: 'available' });
     assert.is(entry.object, 'model');
-    assert.is(entry.owned_by, 'None');
+    assert.is(entry.owned_by, 'control-layer');
     assert.ok(Number.isInteger(entry.created) && Math.abs(entry.created - Date.now() / 1000) < 3600);
   }
   assert.ok(response.headers['x-request-id']);
