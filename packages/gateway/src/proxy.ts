@@ -7,6 +7,7 @@ import type { Dispatcher } from 'undici';
 import { endToEndHeaders } from './hop-by-hop.ts';
 import { REQUEST_ID_HEADER } from './request-id.ts';
 import { type UpstreamFailureCode, upstreamFailure } from './upstream-errors.ts';
+import { isInsideUpstreamRoot } from './upstream-path.ts';
 
 /** pino-compatible. */
 export interface ProxyLogger {
@@ -15,7 +16,10 @@ export interface ProxyLogger {
 }
 
 export interface ProxyOptions {
-  /** Base URL of the upstream; a request for `${mountPath}/v1/x?q` goes to `${upstreamUrl}/v1/x?q`. */
+  /**
+   * Base URL of the upstream; a request for `${mountPath}/v1/x?q` goes to `${upstreamUrl}/v1/x?q`.
+   * A path that would resolve outside `${upstreamUrl}/v1` is refused with a 400 `bad_request`.
+   */
   upstreamUrl: string;
   /** Connection pool to the upstream's origin (see `createUpstreamPool`); owned by the caller. */
   dispatcher: Dispatcher;
@@ -58,10 +62,6 @@ const BUFFERED_ERROR_MAX_BYTES = 64 * 1024;
 /** Response headers the client must not get from the upstream: the gateway's request id wins. */
 const RESPONSE_DROP: ReadonlySet<string> = new Set([REQUEST_ID_HEADER]);
 
-// `.` and `..` segments, also percent-encoded: an upstream that normalises them would serve a path
-// outside `/v1` (RFC 3986 §5.2.4).
-const DOT_SEGMENT = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i;
-
 const silent: ProxyLogger = { warn: () => {}, debug: () => {} };
 
 /**
@@ -87,13 +87,21 @@ export function proxy(options: ProxyOptions): Middleware {
   } = options;
   const base = new URL(options.upstreamUrl);
   const basePath = base.pathname.replace(/\/+$/, '');
+  const upstreamRoot = `${basePath}/v1`;
   if (!dispatcher || typeof dispatcher.request !== 'function') {
     throw new TypeError('proxy: `dispatcher` must be an undici Dispatcher (see createUpstreamPool)');
   }
 
   return async function proxy(ctx: Context): Promise<void> {
-    if (!ctx.url.startsWith(mountPath) || DOT_SEGMENT.test(ctx.path)) {
+    if (!ctx.url.startsWith(mountPath)) {
       ctx.status = 404;
+      return;
+    }
+    const path = basePath + ctx.url.slice(mountPath.length);
+    // An upstream that resolves `..`, `%2e`, `\` or a decoded `%2f` would otherwise serve a path
+    // outside its `/v1` (RFC 3986 §5.2.4, WHATWG URL path parsing).
+    if (!isInsideUpstreamRoot(base.origin, upstreamRoot, path)) {
+      sendError(ctx, 'bad_request', 'The request path leaves /v1 once its dot segments are resolved.');
       return;
     }
     const requestId = requestIdOf(ctx);
@@ -126,7 +134,7 @@ export function proxy(options: ProxyOptions): Middleware {
     let response: Dispatcher.ResponseData;
     try {
       response = await dispatcher.request({
-        path: basePath + ctx.url.slice(mountPath.length),
+        path,
         method: ctx.method,
         headers,
         body,
