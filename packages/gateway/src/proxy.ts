@@ -56,7 +56,7 @@ const REQUEST_DROP: ReadonlySet<string> = new Set([
   REQUEST_ID_HEADER,
 ]);
 
-/** Error bodies up to this size, with a declared length, are read whole before they are passed on. */
+/** Error bodies up to this size, with a declared length, are passed on as one buffer when they arrived whole. */
 const BUFFERED_ERROR_MAX_BYTES = 64 * 1024;
 
 /** Response headers the client must not get from the upstream: the gateway's request id wins. */
@@ -178,18 +178,18 @@ export function proxy(options: ProxyOptions): Middleware {
       return;
     }
     // Errors stay Koa bodies, for error enrichment and the error headers to work on. A small one
-    // of known length (a router's 403) is read whole: replacing it then releases nothing, so the
-    // upstream connection is kept, and passing it on is a plain write rather than a pipeline.
+    // of known length (a router's 403) that has arrived whole with its headers is taken as a
+    // buffer: replacing it then releases nothing, so the upstream connection is kept, and passing it
+    // on is a plain write rather than a pipeline. One still on its way is never waited for here
+    // (an upstream that stalls mid-body would hold the answer until `bodyTimeoutMs`): it stays a
+    // stream, which error enrichment can replace at once, and Koa destroys the replaced stream,
+    // which releases the upstream connection.
     const length = Number(response.headers['content-length']);
-    if (response.statusCode >= 400 && ctx.method !== 'HEAD' && length <= BUFFERED_ERROR_MAX_BYTES) {
-      try {
-        ctx.body = Buffer.from(await response.body.arrayBuffer());
-      } catch (error) {
-        // The upstream cut its answer short: the client's connection is cut too, like a stream's.
-        logger.debug({ requestId, err: (error as Error).message }, 'upstream error body ended early');
-        ctx.res.destroy();
-        return;
-      }
+    const arrived = upstreamBody.readableLength;
+    if (response.statusCode >= 400 && length > 0 && length <= BUFFERED_ERROR_MAX_BYTES && arrived >= length) {
+      ctx.body = upstreamBody.read(arrived) as Buffer;
+      // Nothing is left but the end of the stream: let it end, as a fully read body does.
+      upstreamBody.resume();
     } else {
       ctx.body = upstreamBody;
     }
