@@ -7,7 +7,14 @@
 import type { RequestListener, Server } from 'node:http';
 import { DatabaseLockedError, describeError, describeTarget, migrate, openDatabase } from '@control-layer/db';
 import { pino } from 'pino';
-import { clusterMetricsSource, isClusterWorker, onShutdownSignal, reportReady, runPrimary } from './cluster.ts';
+import {
+  askPrimaryForMetrics,
+  clusterMetricsSource,
+  isClusterWorker,
+  onShutdownSignal,
+  reportReady,
+  runPrimary,
+} from './cluster.ts';
 import { ConfigError, type GatewayConfig, loadConfig } from './config.ts';
 import { createGateway } from './create-gateway.ts';
 import { demoCurlCommands, seedDemoData } from './demo-data.ts';
@@ -92,7 +99,8 @@ const gatewayListener = new Promise<RequestListener>((resolve) => {
   startedListener = resolve;
 });
 try {
-  ({ server, url } = await listen(startingListener(gatewayListener), config.port, config.host));
+  const metrics = isClusterWorker() ? askPrimaryForMetrics() : undefined;
+  ({ server, url } = await listen(startingListener(gatewayListener, metrics), config.port, config.host));
 } catch (error) {
   failedToListen(error);
 }
@@ -104,6 +112,11 @@ try {
     openDatabase(databaseUrl, {
       poolSize: config.databasePoolMax,
       preparedStatements: config.databasePreparedStatements,
+      onLockTakeover: ({ dataDir, pid, host, since, reason }) =>
+        logger.warn(
+          { dataDir, holderPid: pid, holderHost: host, since, reason },
+          'took over the embedded database lock of a process that is not alive',
+        ),
     }),
   );
   const { db } = database;
