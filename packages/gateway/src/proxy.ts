@@ -1,7 +1,14 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import { hasBody, isRequestTooLarge, requestIdOf, sendError, takeWholeBody } from '@control-layer/enrichment';
+import {
+  hasBody,
+  isRequestTooLarge,
+  isUnforwardableBody,
+  requestIdOf,
+  sendError,
+  takeWholeBody,
+} from '@control-layer/enrichment';
 import type { Context, Middleware } from 'koa';
 import type { Dispatcher } from 'undici';
 import { endToEndHeaders } from './hop-by-hop.ts';
@@ -144,8 +151,9 @@ export function proxy(options: ProxyOptions): Middleware {
       });
     } catch (error) {
       // The body crossed errorEnrichment's size limit on the way, which aborted the upstream
-      // request: the refusal is errorEnrichment's to answer.
-      if (isRequestTooLarge(error)) throw error;
+      // request: the refusal is errorEnrichment's to answer. A body that a parser in front read
+      // and cannot give back byte for byte is the client's 400, not an upstream failure.
+      if (isRequestTooLarge(error) || isUnforwardableBody(error)) throw error;
       if (aborted) {
         // Nobody is left to answer; 499 (nginx's "client closed request") keeps the logs honest.
         ctx.status = 499;
