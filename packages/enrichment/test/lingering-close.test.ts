@@ -1,6 +1,7 @@
 /*
  * After a 413 the rest of the upload is read and discarded for a bounded time (nginx's lingering
- * close), then the connection closes: a client that never stops sending is cut off.
+ * close), then the connection closes: a client that never stops sending is cut off. How soon
+ * after the answer is bench/lingering-close.ts's to measure.
  */
 import { once } from 'node:events';
 import { type AddressInfo, connect, type Socket } from 'node:net';
