@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { linkSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  linkSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 
@@ -15,6 +24,8 @@ interface LockContent {
   since: string;
   /** How often the holder touches the file, in ms (absent in locks written before heartbeats). */
   heartbeatMs?: number;
+  /** The holder's pid namespace (Linux): its pid means something only inside the same one. */
+  pidNamespace?: string;
 }
 
 /** Another live process holds the embedded database. */
@@ -68,6 +79,15 @@ const DEFAULT_HEARTBEAT_MS = 2000;
 /** Longest wait for a heartbeat, whatever a lock claims: a start never hangs on a bad file. */
 const MAX_WATCH_MS = 30_000;
 
+/** This process's pid namespace, e.g. `pid:[4026531836]`; null where there is no /proc. */
+function pidNamespace(): string | null {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return null;
+  }
+}
+
 /** Field 22 of /proc/<pid>/stat: when the process started, in clock ticks since boot. */
 function startTimeOf(pid: number): string | null {
   try {
@@ -107,7 +127,10 @@ function touchedAt(file: string): number | null {
  */
 async function liveness(file: string, holder: LockContent): Promise<'alive' | 'changed' | StaleReason> {
   if (!Number.isSafeInteger(holder.pid) || holder.pid <= 0) return 'unreadable';
-  if (holder.host === hostname()) return processAlive(holder) ? 'alive' : 'process gone';
+  // Two containers may share a hostname and a volume but not a process table: the pid is only
+  // looked up when it is from ours.
+  const samePids = holder.pidNamespace === undefined || holder.pidNamespace === pidNamespace();
+  if (holder.host === hostname() && samePids) return processAlive(holder) ? 'alive' : 'process gone';
   const beat = holder.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   const watchMs = Math.min(3 * beat, MAX_WATCH_MS);
   const first = touchedAt(file);
@@ -132,6 +155,7 @@ function read(file: string): LockContent | null {
       token: content.token,
       since: String(content.since ?? 'an unknown time'),
       ...(typeof content.heartbeatMs === 'number' && content.heartbeatMs > 0 && { heartbeatMs: content.heartbeatMs }),
+      ...(typeof content.pidNamespace === 'string' && { pidNamespace: content.pidNamespace }),
     };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
@@ -158,6 +182,7 @@ const logToStderr = (stale: StaleLock): void => {
 export async function lockDataDir(dataDir: string, options: LockOptions = {}): Promise<DataDirLock> {
   const { heartbeatMs = DEFAULT_HEARTBEAT_MS, onTakeover = logToStderr } = options;
   const file = path.join(dataDir, LOCK_FILE);
+  const namespace = pidNamespace();
   const mine: LockContent = {
     pid: process.pid,
     host: hostname(),
@@ -165,6 +190,7 @@ export async function lockDataDir(dataDir: string, options: LockOptions = {}): P
     token: randomBytes(12).toString('hex'),
     since: new Date().toISOString(),
     heartbeatMs,
+    ...(namespace !== null && { pidNamespace: namespace }),
   };
   const draft = `${file}.${mine.token}.tmp`;
   writeFileSync(draft, `${JSON.stringify(mine)}\n`);

@@ -136,6 +136,23 @@ test('take over a lock left under another hostname whose heartbeat stopped, sayi
   legacy.lock.release();
 });
 
+test('watch the heartbeat of a holder under this hostname but in another pid namespace', async () => {
+  const dir = freshDir();
+  // A container sharing this hostname and the volume, not the process table: its pid 1 is not ours.
+  writeLock(dir, {
+    pid: 1,
+    host: hostname(),
+    startTime: '7',
+    token: 't',
+    since: 'then',
+    heartbeatMs: 20,
+    pidNamespace: 'pid:[1]',
+  });
+  const { lock, takeovers } = await lockNoting(dir);
+  assert.is(takeovers[0]?.reason, 'no heartbeat');
+  lock.release();
+});
+
 test('refuse a lock held under another hostname by a holder whose heartbeat goes on', async () => {
   const dir = freshDir();
   const held = await lockDataDir(dir, { heartbeatMs: 20 });
