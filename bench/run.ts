@@ -20,6 +20,7 @@ const SCENARIOS = [
   'memory',
   'memory-streams',
   'gzip-event-loop',
+  'lingering-close',
   'streaming',
   'peers',
   'storm',

@@ -7,7 +7,7 @@ import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { drizzle as drizzlePg, NodePgDatabase } from 'drizzle-orm/node-postgres';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import pg from 'pg';
-import { lockDataDir } from './data-dir-lock.ts';
+import { lockDataDir, type StaleLock } from './data-dir-lock.ts';
 import { runPreparedStatementsOnPool } from './queries/prepared-statement.ts';
 import * as schema from './schema/index.ts';
 
@@ -42,6 +42,12 @@ export interface OpenDatabaseOptions {
   statementTimeoutMs?: number;
   /** Drizzle logger: sees every statement sent (tests count round trips with it). */
   logger?: Logger;
+  /**
+   * Told when the embedded database's lock is taken over from a holder that is not alive (see
+   * lockDataDir). Embedded database only.
+   * @default one line on stderr
+   */
+  onLockTakeover?: (stale: StaleLock) => void;
   /**
    * Send parameterised statements as named prepared statements, parsed and planned once per
    * connection instead of once per call. Off by default: PgBouncer before 1.21 in transaction
@@ -99,7 +105,7 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
   // PGlite does not create parent directories itself.
   mkdirSync(dataDir, { recursive: true });
   // Two processes on one data directory corrupt it and lose committed rows: the second is refused.
-  const lock = lockDataDir(dataDir);
+  const lock = await lockDataDir(dataDir, { ...(options.onLockTakeover && { onTakeover: options.onLockTakeover }) });
   let client: PGlite;
   try {
     client = await PGlite.create(dataDir);

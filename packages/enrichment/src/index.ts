@@ -65,6 +65,7 @@ export {
   PASS_THROUGH_REASONS,
 } from './options.ts';
 export type { EnrichmentOutcome } from './outcome.ts';
+export { isUnforwardableBody, UnforwardableBodyError } from './replay-request.ts';
 export { hasBody } from './request-body.ts';
 export { DENIAL_RULES, SPEND_CAP_RETRY_AFTER_SECONDS } from './rules/index.ts';
 export type { AccessDenialCode, AccessVerdict, ValidateAccessOptions } from './validate-access.ts';

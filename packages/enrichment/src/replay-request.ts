@@ -48,6 +48,32 @@ for (const name of DELEGATED) {
   });
 }
 
+/**
+ * The body a parser that ran first consumed cannot be given back as the client's bytes. Speaks
+ * Koa's error protocol: a 400 the client is told about.
+ */
+export class UnforwardableBodyError extends Error {
+  override readonly name = 'UnforwardableBodyError';
+  readonly status = 400;
+  readonly expose = true;
+  constructor(readonly reason: string) {
+    super(
+      'The request body cannot be forwarded byte for byte: a body parser read it first and ' +
+        reason.replace(/^it /, ''),
+    );
+  }
+}
+
+/** Whether `error` (or an error it wraps, as undici does) is an `UnforwardableBodyError`. */
+export function isUnforwardableBody(error: unknown): error is UnforwardableBodyError {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth++) {
+    if (current instanceof UnforwardableBodyError) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /** A stand-in for a request a body parser already read: its body stream yields the bytes again. */
 class ReplayRequest extends StandInRequest {
   readonly complete = true;
@@ -55,11 +81,16 @@ class ReplayRequest extends StandInRequest {
   constructor(
     original: IncomingMessage,
     private bytes: Buffer | null,
+    private readonly failure: UnforwardableBodyError | null,
   ) {
     super(original);
   }
 
   override _read(): void {
+    if (this.failure) {
+      this.destroy(this.failure);
+      return;
+    }
     if (this.bytes && this.bytes.length > 0) this.push(this.bytes);
     this.bytes = null;
     this.push(null);
@@ -68,8 +99,11 @@ class ReplayRequest extends StandInRequest {
 
 /**
  * Let code after the middleware read `ctx.req` as if nobody had read it before: a request whose
- * body stream yields `bytes` again, and whose everything else is the original's.
+ * body stream yields `bytes` again (or fails with `failure`), and whose everything else is the
+ * original's.
  */
-export function replayRequest(original: IncomingMessage, bytes: Buffer): IncomingMessage {
-  return new ReplayRequest(original, bytes) as unknown as IncomingMessage;
+export function replayRequest(original: IncomingMessage, body: Buffer | UnforwardableBodyError): IncomingMessage {
+  return (Buffer.isBuffer(body)
+    ? new ReplayRequest(original, body, null)
+    : new ReplayRequest(original, null, body)) as unknown as IncomingMessage;
 }

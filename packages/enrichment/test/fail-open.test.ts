@@ -55,20 +55,18 @@ test('gives up at timeoutMs when the database is slow and passes the 403 through
       await locker.query('begin');
       await locker.query('lock table api_keys in access exclusive mode');
       const app = createApp({ db, timeoutMs: 150, onPassThrough: (e) => passed.push(e) }, forbidding().downstream);
-      const started = performance.now();
+      // The lock is held until after the answer, so an answer at all shows the request did not
+      // wait for it (bench/enrichment-path.ts measures how long timeoutMs takes).
       const response = await request(app.callback())
         .post('/x')
         .set('authorization', `Bearer ${secret}`)
         .send(chat('elsewhere'));
-      const elapsed = performance.now() - started;
       assert.is(response.status, 403);
       assert.is(response.text, 'Forbidden');
       assert.equal(
         passed.map((e) => e.reason),
         ['timeout'],
       );
-      // Not a speed target: proof that the request did not wait for the lock to go away.
-      assert.ok(elapsed < 5000, `answered after ${elapsed} ms`);
     } finally {
       await locker.query('rollback').catch(() => {});
       await locker.end();

@@ -1,6 +1,7 @@
 /*
  * After a 413 the rest of the upload is read and discarded for a bounded time (nginx's lingering
- * close), then the connection closes: a client that never stops sending is cut off.
+ * close), then the connection closes: a client that never stops sending is cut off. How soon
+ * after the answer is bench/lingering-close.ts's to measure.
  */
 import { once } from 'node:events';
 import { type AddressInfo, connect, type Socket } from 'node:net';
@@ -13,8 +14,8 @@ const test = suite('lingering close');
 
 interface Endless {
   status: number;
-  /** ms from the answer to the server closing the connection. */
-  cutAfterMs: number;
+  /** The server closed the connection (rather than the client giving up after 20 s). */
+  cutByServer: boolean;
   sentAfterAnswer: number;
 }
 
@@ -25,7 +26,7 @@ interface Endless {
  */
 async function endlessUpload(
   port: number,
-  serverClosed: Promise<number>,
+  serverClosed: Promise<void>,
   pauseMs: number,
   silentAfterAnswer = false,
 ): Promise<Endless> {
@@ -33,11 +34,11 @@ async function endlessUpload(
   const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
   socket.on('error', () => {});
   let received = '';
-  let answeredAt = 0;
+  let answered = false;
   let sentAfterAnswer = 0;
   socket.on('data', (data: Buffer) => {
     received += data.toString('latin1');
-    if (!answeredAt && received.includes('\r\n\r\n')) answeredAt = performance.now();
+    if (received.includes('\r\n\r\n')) answered = true;
   });
   let open = true;
   void serverClosed.then(() => {
@@ -47,16 +48,15 @@ async function endlessUpload(
   const chunk = Buffer.concat([Buffer.from('10000\r\n'), Buffer.alloc(64 * 1024, 0x61), Buffer.from('\r\n')]);
   const stopAt = performance.now() + 20_000;
   while (open && performance.now() < stopAt) {
-    if (!(silentAfterAnswer && answeredAt)) {
+    if (!(silentAfterAnswer && answered)) {
       socket.write(chunk);
-      if (answeredAt) sentAfterAnswer += chunk.length;
+      if (answered) sentAfterAnswer += chunk.length;
     }
     await new Promise((resolve) => setTimeout(resolve, pauseMs));
   }
   socket.destroy();
-  const closedAt = await Promise.race([serverClosed, Promise.resolve(performance.now())]);
   const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(received)?.[1] ?? 0);
-  return { status, cutAfterMs: closedAt - answeredAt, sentAfterAnswer };
+  return { status, cutByServer: !open, sentAfterAnswer };
 }
 
 async function listening(limits: { lingeringTimeMs: number; lingeringTimeoutMs: number }, db: never) {
@@ -68,8 +68,8 @@ async function listening(limits: { lingeringTimeMs: number; lingeringTimeoutMs: 
   const server = app.listen(0, '127.0.0.1');
   await once(server, 'listening');
   // When the server closed the connection: a silent client would not notice on its own.
-  const closed = new Promise<number>((resolve) =>
-    server.once('connection', (socket: Socket) => socket.once('close', () => resolve(performance.now()))),
+  const closed = new Promise<void>((resolve) =>
+    server.once('connection', (socket: Socket) => socket.once('close', () => resolve())),
   );
   return { server, port: (server.address() as AddressInfo).port, closed };
 }
@@ -81,7 +81,7 @@ test('cuts off a client that never stops sending after lingeringTimeMs', () =>
       const outcome = await endlessUpload(port, closed, 5);
       assert.is(outcome.status, 413);
       assert.ok(outcome.sentAfterAnswer > 0, 'the upload went on after the answer');
-      assert.ok(outcome.cutAfterMs >= 900 && outcome.cutAfterMs < 8000, `cut after ${outcome.cutAfterMs} ms`);
+      assert.ok(outcome.cutByServer, 'the server never closed the connection');
     } finally {
       server.closeAllConnections();
       server.close();
@@ -94,7 +94,7 @@ test('cuts off a client that goes silent after lingeringTimeoutMs', () =>
     try {
       const outcome = await endlessUpload(port, closed, 5, true);
       assert.is(outcome.status, 413);
-      assert.ok(outcome.cutAfterMs >= 400 && outcome.cutAfterMs < 8000, `cut after ${outcome.cutAfterMs} ms`);
+      assert.ok(outcome.cutByServer, 'the server never closed the connection');
     } finally {
       server.closeAllConnections();
       server.close();

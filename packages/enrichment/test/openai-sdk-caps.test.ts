@@ -111,12 +111,11 @@ test('retries a cap window reset after retry-after, and lands once the router is
       () => {},
     );
     try {
-      const started = performance.now();
       const completion = await ask(router.client(capped.secret));
-      const seconds = (performance.now() - started) / 1000;
+      // One retry, and it was admitted: the SDK waited for retry-after instead of retrying at
+      // once (an early retry would have been refused again, and counted).
       assert.is(completion.choices[0]?.message.content, 'readmitted');
       assert.is(router.state.calls, 2);
-      assert.ok(seconds >= 4.5, `retried after ${seconds.toFixed(2)} s, before retry-after`);
     } finally {
       router.close();
       await listener.close();

@@ -4,22 +4,34 @@
  * whichever worker is scraped, and drains them all on SIGTERM/SIGINT.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { AggregatorRegistry } from 'prom-client';
+import { AggregatorRegistry, Gauge, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { GatewayLogger } from './create-gateway.ts';
 import type { GatewayMetrics, MetricsSource } from './metrics.ts';
 
-/** IPC message types between primary and workers (prom-client's own use `prom-client:`). */
+/** IPC message types between primary and workers. */
 const READY = 'control-layer:worker-ready';
+/** A worker asks the primary for the cluster's metrics, and gets them back. */
 const METRICS = 'control-layer:metrics';
+/** The primary asks a worker for its own metrics, and gets them back. */
+const COLLECT = 'control-layer:collect';
+
+type WorkerMetrics = MetricObjectWithValues<MetricValue<string>>[];
 
 type ClusterMessage =
   | { type: typeof READY; url: string }
-  | { type: typeof METRICS; id: number; text?: string; error?: string };
+  | { type: typeof METRICS; id: number; text?: string; error?: string }
+  | { type: typeof COLLECT; id: number; metrics?: WorkerMetrics };
 
 function isClusterMessage(message: unknown): message is ClusterMessage {
   const type = (message as { type?: unknown } | null)?.type;
-  return type === READY || type === METRICS;
+  return type === READY || type === METRICS || type === COLLECT;
 }
+
+/**
+ * How long the primary waits for the workers' metrics. A worker still starting (it has no metrics
+ * yet) or just killed does not answer; the scrape goes out without it once this passes.
+ */
+export const COLLECT_TIMEOUT_MS = 500;
 
 export interface ClusterOptions {
   workers: number;
@@ -52,7 +64,8 @@ export function restartDelayMs(streak: number): number {
  */
 export function runPrimary(options: ClusterOptions): Promise<number> {
   const { workers: size, logger, shutdownTimeoutMs, maxStartFailures = 5, stableAfterMs = 10_000 } = options;
-  const aggregator = new AggregatorRegistry();
+  let nextCollect = 0;
+  const collecting = new Map<number, (worker: Worker, metrics: WorkerMetrics) => void>();
   const readyAt = new Map<Worker, number>();
   let url: string | null = null;
   let announced = false;
@@ -70,7 +83,8 @@ export function runPrimary(options: ClusterOptions): Promise<number> {
     worker.on('message', (message: unknown) => {
       if (!isClusterMessage(message)) return;
       if (message.type === READY) onReady(worker, message.url);
-      else void answerMetrics(worker, message.id);
+      else if (message.type === METRICS) void answerMetrics(worker, message.id);
+      else if (message.metrics) collecting.get(message.id)?.(worker, message.metrics);
     });
     worker.once('exit', (code: number | null, signal: NodeJS.Signals | null) => onExit(worker, code, signal));
   };
@@ -86,9 +100,31 @@ export function runPrimary(options: ClusterOptions): Promise<number> {
     }
   };
 
+  /** Every live worker's metrics that arrive within COLLECT_TIMEOUT_MS, summed (or min'd, per metric). */
+  const clusterMetrics = async (): Promise<string> => {
+    const asked = alive().filter((w) => w.isConnected());
+    const answers = new Map<Worker, WorkerMetrics>();
+    const id = nextCollect++;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, COLLECT_TIMEOUT_MS);
+      collecting.set(id, (worker, metrics) => {
+        answers.set(worker, metrics);
+        if (answers.size < asked.length) return;
+        clearTimeout(timer);
+        resolve();
+      });
+      // A worker that died since the list was made fails the send, and is simply not heard from.
+      for (const worker of asked) worker.send({ type: COLLECT, id }, () => {});
+    });
+    collecting.delete(id);
+    const registry = AggregatorRegistry.aggregate([...answers.values()]);
+    scrapeGauges(registry, asked.length, answers.size);
+    return registry.metrics();
+  };
+
   const answerMetrics = async (worker: Worker, id: number) => {
     try {
-      const text = await aggregator.clusterMetrics();
+      const text = await clusterMetrics();
       if (worker.isConnected()) worker.send({ type: METRICS, id, text });
     } catch (error) {
       if (worker.isConnected()) worker.send({ type: METRICS, id, error: (error as Error).message });
@@ -183,15 +219,53 @@ export function onShutdownSignal(shutdown: (signal: NodeJS.Signals) => void): vo
   process.on('SIGINT', (signal) => shutdown(signal));
 }
 
+/** The gauges that say how many workers a cluster scrape asked and how many answered. */
+function scrapeGauges(
+  registry: ReturnType<typeof AggregatorRegistry.aggregate>,
+  asked: number,
+  answered: number,
+): void {
+  const gauges = [
+    ['gateway_cluster_workers_asked', 'Workers alive when this scrape asked for their metrics', asked],
+    [
+      'gateway_cluster_workers_answered',
+      'Workers whose metrics this scrape sums (a starting worker has none)',
+      answered,
+    ],
+  ] as const;
+  for (const [name, help, value] of gauges) new Gauge({ name, help, registers: [registry] }).set(value);
+}
+
 /**
- * A worker's `/metrics`: the sum over every worker, which the primary collects (prom-client's
- * cluster aggregator) when asked. Fails after `timeoutMs`, so a scrape reports an error rather
- * than hanging.
+ * A worker's `/metrics`: the sum over every worker that answers the primary in time (see
+ * COLLECT_TIMEOUT_MS), with `gateway_cluster_workers_answered` and `…_asked` saying how many that
+ * was. Also makes this worker answer the primary's requests for its own metrics. Fails after
+ * `timeoutMs`, so a scrape reports an error rather than hanging when the primary is gone.
  */
-export function clusterMetricsSource(own: GatewayMetrics, timeoutMs = 7000): MetricsSource {
-  // Constructing one installs prom-client's worker-side listener; setRegistries says what it reports.
-  new AggregatorRegistry();
-  AggregatorRegistry.setRegistries([own.registry]);
+export function clusterMetricsSource(own: GatewayMetrics, timeoutMs = 5000): MetricsSource {
+  process.on('message', (message: unknown) => {
+    if (!isClusterMessage(message) || message.type !== COLLECT) return;
+    void own.registry.getMetricsAsJSON().then(
+      (metrics) => process.send?.({ type: COLLECT, id: message.id, metrics }),
+      () => {},
+    );
+  });
+  return askPrimaryForMetrics(timeoutMs);
+}
+
+let askingPrimary: MetricsSource | undefined;
+
+/**
+ * The cluster's metrics, from the primary: what a worker still starting (without metrics of its
+ * own yet) answers `/metrics` with, and what every ready worker answers it with.
+ */
+export function askPrimaryForMetrics(timeoutMs = 5000): MetricsSource {
+  // One asker per process: two would number their requests alike and take each other's answers.
+  askingPrimary ??= primaryAsker(timeoutMs);
+  return askingPrimary;
+}
+
+function primaryAsker(timeoutMs: number): MetricsSource {
   let next = 0;
   const waiting = new Map<number, (message: { text?: string; error?: string }) => void>();
   process.on('message', (message: unknown) => {

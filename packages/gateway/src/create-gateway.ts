@@ -92,7 +92,7 @@ export interface GatewayOptions {
   tracing?: GatewayTracing;
   /**
    * Where `/metrics` gets its text, given this gateway's own metrics (a cluster worker passes
-   * `clusterMetricsSource`, which answers with the sum over every worker).
+   * `clusterMetricsSource`, which answers with the sum over the workers that answer in time).
    * @default this process's metrics
    */
   metricsSource?: (own: GatewayMetrics) => MetricsSource;

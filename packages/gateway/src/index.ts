@@ -2,6 +2,8 @@ export type { AccessLogger, AccessLogOptions } from './access-log.ts';
 export { accessLog } from './access-log.ts';
 export type { ClusterOptions } from './cluster.ts';
 export {
+  askPrimaryForMetrics,
+  COLLECT_TIMEOUT_MS,
   clusterMetricsSource,
   isClusterWorker,
   onShutdownSignal,

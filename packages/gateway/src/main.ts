@@ -9,7 +9,14 @@ import { existsSync } from 'node:fs';
 import type { RequestListener, Server } from 'node:http';
 import path from 'node:path';
 import { DatabaseLockedError, describeError, describeTarget, migrate, openDatabase } from '@control-layer/db';
-import { clusterMetricsSource, isClusterWorker, onShutdownSignal, reportReady, runPrimary } from './cluster.ts';
+import {
+  askPrimaryForMetrics,
+  clusterMetricsSource,
+  isClusterWorker,
+  onShutdownSignal,
+  reportReady,
+  runPrimary,
+} from './cluster.ts';
 import { helpText, packageVersion, parseArguments } from './command-line.ts';
 import { ConfigError, type GatewayConfig, loadConfig } from './config.ts';
 import { createGateway } from './create-gateway.ts';
@@ -110,7 +117,8 @@ const gatewayListener = new Promise<RequestListener>((resolve) => {
   startedListener = resolve;
 });
 try {
-  ({ server, url } = await listen(startingListener(gatewayListener), config.port, config.host));
+  const metrics = isClusterWorker() ? askPrimaryForMetrics() : undefined;
+  ({ server, url } = await listen(startingListener(gatewayListener, metrics), config.port, config.host));
 } catch (error) {
   failedToListen(error);
 }
@@ -129,6 +137,11 @@ try {
     openDatabase(databaseUrl, {
       poolSize: config.databasePoolMax,
       preparedStatements: config.databasePreparedStatements,
+      onLockTakeover: ({ dataDir, pid, host, since, reason }) =>
+        logger.warn(
+          { dataDir, holderPid: pid, holderHost: host, since, reason },
+          'took over the embedded database lock of a process that is not alive',
+        ),
     }),
   );
   const { db } = database;

@@ -1,13 +1,21 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import { hasBody, isRequestTooLarge, requestIdOf, sendError, takeWholeBody } from '@control-layer/enrichment';
+import {
+  hasBody,
+  isRequestTooLarge,
+  isUnforwardableBody,
+  requestIdOf,
+  sendError,
+  takeWholeBody,
+} from '@control-layer/enrichment';
 import type { Context, Middleware } from 'koa';
 import type { Dispatcher } from 'undici';
 import { endToEndHeaders } from './hop-by-hop.ts';
 import { REQUEST_ID_HEADER } from './request-id.ts';
 import type { GatewayTracing } from './request-tracing.ts';
 import { type UpstreamFailureCode, upstreamFailure } from './upstream-errors.ts';
+import { isInsideUpstreamRoot } from './upstream-path.ts';
 
 /** pino-compatible. */
 export interface ProxyLogger {
@@ -16,7 +24,10 @@ export interface ProxyLogger {
 }
 
 export interface ProxyOptions {
-  /** Base URL of the upstream; a request for `${mountPath}/v1/x?q` goes to `${upstreamUrl}/v1/x?q`. */
+  /**
+   * Base URL of the upstream; a request for `${mountPath}/v1/x?q` goes to `${upstreamUrl}/v1/x?q`.
+   * A path that would resolve outside `${upstreamUrl}/v1` is refused with a 400 `bad_request`.
+   */
   upstreamUrl: string;
   /** Connection pool to the upstream's origin (see `createUpstreamPool`); owned by the caller. */
   dispatcher: Dispatcher;
@@ -58,15 +69,11 @@ const REQUEST_DROP: ReadonlySet<string> = new Set([
   REQUEST_ID_HEADER,
 ]);
 
-/** Error bodies up to this size, with a declared length, are read whole before they are passed on. */
+/** Error bodies up to this size, with a declared length, are passed on as one buffer when they arrived whole. */
 const BUFFERED_ERROR_MAX_BYTES = 64 * 1024;
 
 /** Response headers the client must not get from the upstream: the gateway's request id wins. */
 const RESPONSE_DROP: ReadonlySet<string> = new Set([REQUEST_ID_HEADER]);
-
-// `.` and `..` segments, also percent-encoded: an upstream that normalises them would serve a path
-// outside `/v1` (RFC 3986 §5.2.4).
-const DOT_SEGMENT = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i;
 
 const silent: ProxyLogger = { warn: () => {}, debug: () => {} };
 
@@ -94,13 +101,21 @@ export function proxy(options: ProxyOptions): Middleware {
   } = options;
   const base = new URL(options.upstreamUrl);
   const basePath = base.pathname.replace(/\/+$/, '');
+  const upstreamRoot = `${basePath}/v1`;
   if (!dispatcher || typeof dispatcher.request !== 'function') {
     throw new TypeError('proxy: `dispatcher` must be an undici Dispatcher (see createUpstreamPool)');
   }
 
   return async function proxy(ctx: Context): Promise<void> {
-    if (!ctx.url.startsWith(mountPath) || DOT_SEGMENT.test(ctx.path)) {
+    if (!ctx.url.startsWith(mountPath)) {
       ctx.status = 404;
+      return;
+    }
+    const path = basePath + ctx.url.slice(mountPath.length);
+    // An upstream that resolves `..`, `%2e`, `\` or a decoded `%2f` would otherwise serve a path
+    // outside its `/v1` (RFC 3986 §5.2.4, WHATWG URL path parsing).
+    if (!isInsideUpstreamRoot(base.origin, upstreamRoot, path)) {
+      sendError(ctx, 'bad_request', 'The request path leaves /v1 once its dot segments are resolved.');
       return;
     }
     const requestId = requestIdOf(ctx);
@@ -134,7 +149,7 @@ export function proxy(options: ProxyOptions): Middleware {
     let response: Dispatcher.ResponseData;
     try {
       response = await dispatcher.request({
-        path: basePath + ctx.url.slice(mountPath.length),
+        path,
         method: ctx.method,
         headers,
         body,
@@ -144,9 +159,10 @@ export function proxy(options: ProxyOptions): Middleware {
       });
     } catch (error) {
       // The body crossed errorEnrichment's size limit on the way, which aborted the upstream
-      // request: the refusal is errorEnrichment's to answer.
-      if (isRequestTooLarge(error)) {
-        endSpan?.({ error: 'request_too_large' });
+      // request: the refusal is errorEnrichment's to answer. A body that a parser in front read
+      // and cannot give back byte for byte is the client's 400, not an upstream failure.
+      if (isRequestTooLarge(error) || isUnforwardableBody(error)) {
+        endSpan?.({ error: isRequestTooLarge(error) ? 'request_too_large' : 'unforwardable_body' });
         throw error;
       }
       if (aborted) {
@@ -185,18 +201,18 @@ export function proxy(options: ProxyOptions): Middleware {
       return;
     }
     // Errors stay Koa bodies, for error enrichment and the error headers to work on. A small one
-    // of known length (a router's 403) is read whole: replacing it then releases nothing, so the
-    // upstream connection is kept, and passing it on is a plain write rather than a pipeline.
+    // of known length (a router's 403) that has arrived whole with its headers is taken as a
+    // buffer: replacing it then releases nothing, so the upstream connection is kept, and passing it
+    // on is a plain write rather than a pipeline. One still on its way is never waited for here
+    // (an upstream that stalls mid-body would hold the answer until `bodyTimeoutMs`): it stays a
+    // stream, which error enrichment can replace at once, and Koa destroys the replaced stream,
+    // which releases the upstream connection.
     const length = Number(response.headers['content-length']);
-    if (response.statusCode >= 400 && ctx.method !== 'HEAD' && length <= BUFFERED_ERROR_MAX_BYTES) {
-      try {
-        ctx.body = Buffer.from(await response.body.arrayBuffer());
-      } catch (error) {
-        // The upstream cut its answer short: the client's connection is cut too, like a stream's.
-        logger.debug({ requestId, err: (error as Error).message }, 'upstream error body ended early');
-        ctx.res.destroy();
-        return;
-      }
+    const arrived = upstreamBody.readableLength;
+    if (response.statusCode >= 400 && length > 0 && length <= BUFFERED_ERROR_MAX_BYTES && arrived >= length) {
+      ctx.body = upstreamBody.read(arrived) as Buffer;
+      // Nothing is left but the end of the stream: let it end, as a fully read body does.
+      upstreamBody.resume();
     } else {
       ctx.body = upstreamBody;
     }

@@ -173,8 +173,8 @@ function cases(keys: Record<'working' | 'batch' | 'broke' | 'outsider', string>)
     {
       name: 'a dot-segment path',
       request: wire('POST', '/ai/v1/../admin', working, body(MODEL)),
-      status: [404],
-      code: 'not_found',
+      status: [400],
+      code: 'bad_request',
     },
     {
       name: 'a method /metrics does not take',
