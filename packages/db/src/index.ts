@@ -1,12 +1,20 @@
 export type { DataDirLock } from './data-dir-lock.ts';
 export { DatabaseLockedError, LOCK_FILE, lockDataDir } from './data-dir-lock.ts';
 export type { Database, MigrationResult, OpenDatabaseOptions, OpenedDatabase, Schema } from './database.ts';
-export { MIGRATIONS_FOLDER, migrate, openDatabase, rowsOf } from './database.ts';
-export type { DatabaseTarget } from './database-url.ts';
-export { DATABASE_URL_FORMS, DatabaseUrlError, describeTarget, maskUrl, parseDatabaseUrl } from './database-url.ts';
+export { MEMORY_DATABASE, MIGRATIONS_FOLDER, migrate, openDatabase, rowsOf } from './database.ts';
+export type { DatabaseTarget, ParseDatabaseUrlOptions } from './database-url.ts';
+export {
+  DATABASE_URL_FORMS,
+  DatabaseUrlError,
+  describeTarget,
+  maskUrl,
+  parseDatabaseUrl,
+  targetUrl,
+} from './database-url.ts';
 export type { ErrorDescription } from './describe-error.ts';
 export { describeError, stackFrames } from './describe-error.ts';
 export {
+  DatabaseMissingError,
   InvalidAmountError,
   InvalidPriceError,
   InvalidSpendCapError,

@@ -5,12 +5,21 @@ import { CliError } from '../cli-error.ts';
 import { execute } from '../execute.ts';
 import { requireModel } from '../lookup.ts';
 
+/** What a tariff column holds (`numeric(12, 8)`), checked here so the message names the flag. */
+const MAX_PRICE = '9999.99999999';
+const PRICE_DECIMALS = 8;
+
 /** A price per token as typed: digits with an optional fraction, zero allowed (a free side). */
-function parsePrice(what: string, text: string): Decimal {
+function parsePrice(flag: string, text: string): Decimal {
   if (!/^\d+(\.\d+)?$/.test(text)) {
-    throw new CliError(`bad ${what} price ${JSON.stringify(text)}: expected dollars per token such as 0.000002`);
+    throw new CliError(`bad ${flag} price ${JSON.stringify(text)}: expected dollars per token such as 0.000002`);
   }
-  return new Decimal(text);
+  const price = new Decimal(text);
+  if (price.decimalPlaces() > PRICE_DECIMALS) {
+    throw new CliError(`bad ${flag} price ${JSON.stringify(text)}: at most ${PRICE_DECIMALS} decimal places`);
+  }
+  if (price.gt(MAX_PRICE)) throw new CliError(`bad ${flag} price ${JSON.stringify(text)}: at most ${MAX_PRICE}`);
+  return price;
 }
 
 const purposeOption = (description: string) => new Option('--purpose <purpose>', description).choices(API_KEY_PURPOSES);
@@ -33,8 +42,8 @@ export function registerTariffs(models: Command): void {
         command: Command,
       ) =>
         execute(command, async ({ db }) => {
-          const input = parsePrice('input', options.input);
-          const output = parsePrice('output', options.output);
+          const input = parsePrice('--input', options.input);
+          const output = parsePrice('--output', options.output);
           const model = await requireModel(db, alias);
           const tariff = await setModelTariff(db, {
             deployedModelId: model.id,
