@@ -3,6 +3,7 @@ import { registerCredits } from './commands/credits.ts';
 import { registerEndpoints } from './commands/endpoints.ts';
 import { registerExplain } from './commands/explain.ts';
 import { registerFeatureFlags } from './commands/feature-flags.ts';
+import { registerGroupListing } from './commands/group-listing.ts';
 import { registerGroups } from './commands/groups.ts';
 import { registerKeys } from './commands/keys.ts';
 import { registerLedger } from './commands/ledger.ts';
@@ -39,11 +40,12 @@ export function createProgram(): Command {
   ]) {
     register(program);
   }
-  // Commands that join an existing group (`keys cap`, `models tariff`, `users flag`).
+  // Commands that join an existing group (`keys cap`, `models tariff`, `users flag`, `groups list`).
   for (const [group, register] of [
     ['keys', registerSpendCaps],
     ['models', registerTariffs],
     ['users', registerFeatureFlags],
+    ['groups', registerGroupListing],
   ] as const) {
     const parent = program.commands.find((command) => command.name() === group);
     if (!parent) throw new Error(`no ${group} command to extend`);

@@ -1,9 +1,18 @@
-import { API_KEY_PURPOSES, type ApiKeyPurpose, endModelTariff, setModelTariff } from '@control-layer/db';
+import {
+  API_KEY_PURPOSES,
+  type ApiKeyPurpose,
+  endModelTariff,
+  listDeployedModels,
+  listTariffs,
+  setModelTariff,
+} from '@control-layer/db';
 import { type Command, Option } from 'commander';
 import { Decimal } from 'decimal.js';
 import { CliError } from '../cli-error.ts';
 import { execute } from '../execute.ts';
 import { requireModel } from '../lookup.ts';
+import { table } from '../table.ts';
+import { tariffJson } from './models.ts';
 
 /** What a tariff column holds (`numeric(12, 8)`), checked here so the message names the flag. */
 const MAX_PRICE = '9999.99999999';
@@ -24,8 +33,43 @@ function parsePrice(flag: string, text: string): Decimal {
 
 const purposeOption = (description: string) => new Option('--purpose <purpose>', description).choices(API_KEY_PURPOSES);
 
-/** `models tariff`, `models end-tariff`: what a model costs per token, on the `models` group. */
+/** `models tariff`, `models end-tariff`, `models tariffs`: what a model costs per token, on the `models` group. */
 export function registerTariffs(models: Command): void {
+  models
+    .command('tariffs [alias]')
+    .description('list the active tariffs (of one model, or of all), newest first; --all adds the ended ones')
+    .option('--all', 'include ended tariffs')
+    .action((alias: string | undefined, options: { all?: boolean }, command: Command) =>
+      execute(command, async ({ db }) => {
+        const model = alias === undefined ? undefined : await requireModel(db, alias);
+        const [tariffs, listed] = await Promise.all([
+          listTariffs(db, { ...(model && { deployedModelId: model.id }), includeEnded: options.all === true }),
+          listDeployedModels(db),
+        ]);
+        const aliasOf = new Map(listed.map((m) => [m.id, m.alias]));
+        const rows = tariffs.map((t) => ({
+          model: aliasOf.get(t.deployedModelId) ?? t.deployedModelId,
+          ...tariffJson(t),
+        }));
+        const text =
+          rows.length === 0
+            ? `no ${options.all ? '' : 'active '}tariffs${alias === undefined ? '' : ` for ${alias}`}: ${alias === undefined ? 'every model is' : 'it is'} free`
+            : table(
+                ['MODEL', 'PURPOSE', 'INPUT', 'OUTPUT', 'NAME', 'FROM', 'UNTIL'],
+                rows.map((t) => [
+                  t.model,
+                  t.purpose ?? 'any',
+                  t.input,
+                  t.output,
+                  t.name,
+                  t.validFrom,
+                  t.validUntil ?? '-',
+                ]),
+              );
+        return { text, json: rows };
+      }),
+    );
+
   models
     .command('tariff <alias>')
     .description(
