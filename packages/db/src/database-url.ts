@@ -61,7 +61,8 @@ export function parseDatabaseUrl(
     );
   }
   if (!POSTGRES_PROTOCOLS.has(`${scheme}:`)) {
-    throw new DatabaseUrlError(`${name} has the scheme "${scheme}:"; it must be ${DATABASE_URL_FORMS}`);
+    const hint = isNearMiss(scheme) ? ' (did you mean postgres://?)' : '';
+    throw new DatabaseUrlError(`${name} has the scheme "${scheme}:"${hint}; it must be ${DATABASE_URL_FORMS}`);
   }
   if (!URL.canParse(raw) || !raw.slice(scheme.length + 1).startsWith('//')) {
     throw new DatabaseUrlError(
@@ -70,6 +71,24 @@ export function parseDatabaseUrl(
     );
   }
   return { kind: 'postgres', url: raw };
+}
+
+/** A scheme one or two edits away from `postgres` or `postgresql` (`postgress`, `postgers`, `postgre`). */
+function isNearMiss(scheme: string): boolean {
+  return ['postgres', 'postgresql'].some((wanted) => editDistance(scheme, wanted) <= 2);
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
 }
 
 /** The target as a string `parseDatabaseUrl` reads back to it: the URL, or `pglite:<directory>`. */

@@ -4,6 +4,7 @@ import {
   type ApiKeyWithSpend,
   createApiKey,
   deleteApiKey,
+  findUserById,
   listApiKeysWithSpend,
   listChildKeys,
   rotateApiKey,
@@ -92,9 +93,10 @@ export function registerKeys(program: Command): void {
     .action((keyId: string, _options: object, command: Command) =>
       execute(command, async ({ db }) => {
         const key = await requireKey(db, keyId);
-        const children = await listChildKeys(db, key.id);
+        const [children, owner] = await Promise.all([listChildKeys(db, key.id), findUserById(db, key.userId)]);
         const json = {
           ...keyJson(key),
+          user: owner?.username ?? null,
           userId: key.userId,
           description: key.description,
           hidden: key.hidden,
@@ -104,7 +106,7 @@ export function registerKeys(program: Command): void {
           `key ${key.id} (${json.revoked ? 'revoked' : 'active'})`,
           `name: ${key.name}`,
           `purpose: ${key.purpose}`,
-          `owner: ${key.userId}`,
+          `owner: ${owner?.username ?? '-'} (${key.userId})`,
           `cap: ${describeCap(key.scopeLimit, key.scopeInterval)}${key.parentApiKeyId ? ` (of parent ${key.parentApiKeyId})` : ''}`,
           `spent: ${json.windowSpend} this window, ${json.totalSpend} while capped`,
           `created: ${json.createdAt}; last used: ${json.lastUsed ?? 'never'}`,

@@ -20,7 +20,9 @@ import { table } from '../table.ts';
 /** A model's active prices at a glance: `0.000001/0.000002` (input/output per token), by purpose; `free` without one. */
 export function describePrices(tariffs: ModelTariff[]): string {
   if (tariffs.length === 0) return 'free';
-  return tariffs
+  // The any-purpose tariff first: it is what most keys pay.
+  return [...tariffs]
+    .sort((a, b) => Number(a.apiKeyPurpose !== null) - Number(b.apiKeyPurpose !== null))
     .map((t) => {
       const prices = `${t.inputPricePerToken.toFixed()}/${t.outputPricePerToken.toFixed()}`;
       return t.apiKeyPurpose === null ? prices : `${t.apiKeyPurpose}: ${prices}`;

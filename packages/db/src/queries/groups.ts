@@ -45,11 +45,11 @@ export async function listGroups(db: Database): Promise<GroupListing[]> {
       id: groups.id,
       name: groups.name,
       description: groups.description,
-      members: sql<number>`case when ${groups.id} = ${NIL_UUID}::uuid
+      members: sql<number>`case when groups.id = ${NIL_UUID}::uuid
         then (select count(*) from users u where u.id <> ${NIL_UUID}::uuid)
-        else (select count(*) from user_groups ug where ug.group_id = ${groups.id}) end`.mapWith(Number),
+        else (select count(*) from user_groups ug where ug.group_id = groups.id) end`.mapWith(Number),
       models: sql<number>`(select count(*) from deployment_groups dg join deployed_models d on d.id = dg.deployment_id
-        where dg.group_id = ${groups.id} and not d.deleted)`.mapWith(Number),
+        where dg.group_id = groups.id and not d.deleted)`.mapWith(Number),
       createdAt: groups.createdAt,
     })
     .from(groups)

@@ -53,3 +53,9 @@ export async function restoreUser(db: Database, userId: string): Promise<boolean
     .returning({ id: users.id });
   return rows.length > 0;
 }
+
+/** A user by id, deleted or not; null when there is none. */
+export async function findUserById(db: Database, userId: string): Promise<User | null> {
+  const [row] = await db.select().from(users).where(eq(users.id, userId)).limit(1);
+  return row ?? null;
+}
