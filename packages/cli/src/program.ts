@@ -23,7 +23,10 @@ export function createProgram(): Command {
   const program = new Command('control-layer')
     .description('Administer the Control Layer database: users, API keys, models, groups, rules and credits.')
     .option('--json', 'print exactly one JSON document on stdout')
-    .option('--database-url <url>', 'a postgres:// URL (default: $DATABASE_URL, else the embedded database in ./.data)')
+    .option(
+      '--database-url <url>',
+      'a postgres:// URL or pglite:<directory> (default: $DATABASE_URL, else the embedded ./.data/pglite); other local users see it in the process list, so prefer DATABASE_URL',
+    )
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({ outputError: (message, write) => write(`control-layer: ${message.replace(/^error: /, '')}`) });
   for (const register of [
