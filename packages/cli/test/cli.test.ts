@@ -197,7 +197,19 @@ test('listings never print a secret', async () => {
   assert.match(run.stdout, /realtime/);
   for (const secret of Object.values(keys)) assert.not.ok(run.stdout.includes(secret));
   const listed = await json<Record<string, unknown>[]>(['keys', 'list', 'alice']);
-  assert.equal(Object.keys(listed[0] ?? {}).sort(), ['createdAt', 'id', 'lastUsed', 'name', 'purpose', 'revoked']);
+  assert.equal(Object.keys(listed[0] ?? {}).sort(), [
+    'createdAt',
+    'id',
+    'lastUsed',
+    'name',
+    'parentId',
+    'purpose',
+    'revoked',
+    'spendLimit',
+    'spendLimitInterval',
+    'totalSpend',
+    'windowSpend',
+  ]);
 });
 
 test('mistakes are named on stderr with exit code 1 and nothing on stdout', async () => {
