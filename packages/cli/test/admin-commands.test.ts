@@ -254,6 +254,7 @@ test('endpoints update and delete; an endpoint hosting a live model stays', asyn
 test('mistakes are refused with exit code 1, a clear message and nothing written', async () => {
   await json(['users', 'create', 'gone']);
   const goneKey = await json<Key>(['keys', 'create', 'gone']);
+  const goneLiveKey = await json<Key>(['keys', 'create', 'gone']);
   await json(['keys', 'revoke', goneKey.id]);
   await json(['users', 'delete', 'gone']);
   const unknownKey = '00000000-0000-4000-8000-000000000000';
@@ -281,7 +282,9 @@ test('mistakes are refused with exit code 1, a clear message and nothing written
     [['keys', 'show', unknownKey], /unknown key/],
     [['keys', 'show', 'nope'], /bad key id "nope"/],
     [['keys', 'rotate', goneKey.id], /unknown or revoked key/],
-    [['keys', 'rotate', unknownKey], /unknown or revoked key/],
+    [['keys', 'rotate', (keys.ann as Key).id], /unknown or revoked key/],
+    [['keys', 'rotate', unknownKey], /unknown key/],
+    [['keys', 'rotate', goneLiveKey.id], /belongs to the deleted user "gone": restore them first/],
     [['keys', 'rotate', 'nope'], /bad key id/],
     [['groups', 'show', 'nobody'], /unknown group "nobody"/],
     [['groups', 'members', 'nobody'], /unknown group "nobody"/],

@@ -123,7 +123,16 @@ export function registerKeys(program: Command): void {
     )
     .action((keyId: string, _options: object, command: Command) =>
       execute(command, async ({ db }) => {
-        const { key, secret, revokedId } = await rotateApiKey(db, requireKeyId(keyId)).catch((error: unknown) => {
+        const current = await requireKey(db, keyId);
+        if (current.isDeleted) throw new CliError(`unknown or revoked key ${keyId}`);
+        const owner = await findUserById(db, current.userId);
+        // A deleted user's keys do not work; a fresh secret for one would only look as if it did.
+        if (owner?.isDeleted) {
+          throw new CliError(
+            `key ${keyId} belongs to the deleted user ${JSON.stringify(owner.username)}: restore them first`,
+          );
+        }
+        const { key, secret, revokedId } = await rotateApiKey(db, current.id).catch((error: unknown) => {
           throw error instanceof UnknownApiKeyError ? new CliError(`unknown or revoked key ${keyId}`) : error;
         });
         return {
