@@ -6,7 +6,9 @@ import { execute } from '../execute.ts';
 export function registerMigrate(program: Command): void {
   program
     .command('migrate')
-    .description('apply the pending schema migrations (safe to repeat)')
+    .description(
+      'apply the pending schema migrations (safe to repeat); the only command that creates a missing embedded database',
+    )
     .action((_options: object, command: Command) =>
       execute(
         command,
