@@ -31,7 +31,7 @@ try {
 const where = describeTarget(target);
 const started = performance.now();
 try {
-  const { db, close } = await openDatabase(target.kind === 'postgres' ? target.url : target.dataDir, { poolSize: 1 });
+  const { db, close } = await openDatabase(target, { poolSize: 1 });
   let result: Awaited<ReturnType<typeof migrate>>;
   try {
     result = await migrate(db);

@@ -1,3 +1,4 @@
+import { formatBalance } from '@control-layer/enrichment';
 import { Decimal } from 'decimal.js';
 import { CliError } from './cli-error.ts';
 
@@ -12,4 +13,12 @@ export function parseAmount(text: string): Decimal {
   const amount = new Decimal(text);
   if (amount.lte(0)) throw new CliError(`bad amount ${JSON.stringify(text)}: it must be greater than 0`);
   return amount;
+}
+
+const PER: Record<string, string> = { daily: 'day', weekly: 'week', monthly: 'month' };
+
+/** A cap for a listing: the exact amount and its window (`0.00001/day`), `once`, or `-` when uncapped. */
+export function describeCap(limit: Decimal | null, interval: string | null): string {
+  if (limit === null) return '-';
+  return `${formatBalance(limit)}${interval === null ? ' once' : `/${PER[interval] ?? interval}`}`;
 }

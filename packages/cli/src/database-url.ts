@@ -1,29 +1,33 @@
 import path from 'node:path';
-import { maskUrl, type OpenDatabaseOptions, parseDatabaseUrl } from '@control-layer/db';
+import { type DatabaseTarget, describeTarget, type OpenDatabaseOptions, parseDatabaseUrl } from '@control-layer/db';
 import { CliError } from './cli-error.ts';
 
 type Env = Record<string, string | undefined>;
 
 /**
  * The database the tool works on: `--database-url`, else `DATABASE_URL` (both read by
- * `parseDatabaseUrl`, the same parser as the gateway's and `pnpm db:migrate`'s), else the embedded
- * PGlite directory `pnpm start` uses (`./.data/pglite`, or under `DATA_DIR`), so the tool and the
- * gateway always open the same database.
+ * `parseDatabaseUrl`, the parser of `openDatabase`, the gateway and `pnpm db:migrate`, so the same
+ * strings are refused with the same messages, naming the flag or the variable the value came
+ * from), else the embedded PGlite directory `pnpm start` uses (`./.data/pglite`, or under
+ * `DATA_DIR`), so the tool and the gateway always open the same database. An empty
+ * `DATABASE_URL` counts as unset, as for the gateway; an empty `--database-url` is refused.
  */
-export function resolveDatabaseUrl(flag: string | undefined, env: Env = process.env, cwd = process.cwd()): string {
+export function resolveDatabaseTarget(
+  flag: string | undefined,
+  env: Env = process.env,
+  cwd = process.cwd(),
+): DatabaseTarget {
   // `pnpm cli` runs from the repository root; INIT_CWD is where the command was typed.
   const base = env.INIT_CWD?.trim() || cwd;
-  const given = (flag ?? env.DATABASE_URL)?.trim();
-  if (given) {
-    const target = parseDatabaseUrl(given, base);
-    return target.kind === 'postgres' ? target.url : target.dataDir;
-  }
-  return path.join(path.resolve(base, env.DATA_DIR?.trim() || '.data'), 'pglite');
+  if (flag !== undefined) return parseDatabaseUrl(flag, base, { name: '--database-url' });
+  const fromEnv = env.DATABASE_URL?.trim();
+  if (fromEnv) return parseDatabaseUrl(fromEnv, base);
+  return { kind: 'embedded', dataDir: path.join(path.resolve(base, env.DATA_DIR?.trim() || '.data'), 'pglite') };
 }
 
-/** The URL with its password (user info and secret query parameters) masked, for messages. */
-export function redactedUrl(url: string): string {
-  return /^postgres(ql)?:\/\//i.test(url) ? maskUrl(url) : url;
+/** The database for messages: the URL with its password masked, or the embedded directory. */
+export function redactedTarget(target: DatabaseTarget): string {
+  return target.kind === 'postgres' ? describeTarget(target) : target.dataDir;
 }
 
 /** Connections the tool opens when DATABASE_POOL_MAX allows it: a command needs no more. */

@@ -1,7 +1,7 @@
-import { type Database, openDatabase } from '@control-layer/db';
+import { type Database, type DatabaseTarget, openDatabase } from '@control-layer/db';
 import type { Command } from 'commander';
 import { describeError } from './cli-error.ts';
-import { connectionOptions, resolveDatabaseUrl } from './database-url.ts';
+import { connectionOptions, resolveDatabaseTarget } from './database-url.ts';
 
 /** What a command prints: readable text, or with `--json` exactly one JSON document. */
 export interface Result {
@@ -19,8 +19,17 @@ export interface GlobalOptions {
 
 export interface CommandContext {
   db: Database;
-  /** The database URL or embedded directory in use. */
-  url: string;
+  /** The database in use. */
+  target: DatabaseTarget;
+}
+
+export interface ExecuteOptions {
+  /**
+   * Create the embedded database when it does not exist: `migrate` only. Every other command is
+   * refused with "no database at …; run migrate" and creates nothing.
+   * @default false
+   */
+  create?: boolean;
 }
 
 const SIGNAL_EXIT_CODES: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 };
@@ -30,7 +39,11 @@ const SIGNAL_EXIT_CODES: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130
  * line on stderr and exit code 1, with nothing on stdout. SIGINT or SIGTERM closes the database
  * (an interrupted migration rolls back) and exits.
  */
-export async function execute(command: Command, work: (context: CommandContext) => Promise<Result>): Promise<void> {
+export async function execute(
+  command: Command,
+  work: (context: CommandContext) => Promise<Result>,
+  { create = false }: ExecuteOptions = {},
+): Promise<void> {
   const options = command.optsWithGlobals<GlobalOptions>();
   let close: (() => Promise<void>) | null = null;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -41,10 +54,10 @@ export async function execute(command: Command, work: (context: CommandContext) 
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const url = resolveDatabaseUrl(options.databaseUrl);
-    const opened = await openDatabase(url, connectionOptions());
+    const target = resolveDatabaseTarget(options.databaseUrl);
+    const opened = await openDatabase(target, { ...connectionOptions(), create });
     close = opened.close;
-    const result = await work({ db: opened.db, url });
+    const result = await work({ db: opened.db, target });
     process.stdout.write(options.json ? `${JSON.stringify(result.json, null, 2)}\n` : `${result.text}\n`);
     if (result.exitCode !== undefined) process.exitCode = result.exitCode;
   } catch (error) {

@@ -1,5 +1,6 @@
 import {
   type Database,
+  findApiKeyWithSpend,
   findDeployedModelByAlias,
   findEndpointByName,
   findGroupByName,
@@ -11,7 +12,9 @@ import { CliError } from './cli-error.ts';
 export async function requireUser(db: Database, username: string, { allowDeleted = false } = {}) {
   const user = await findUserByUsername(db, username);
   if (!user) throw new CliError(`unknown user ${JSON.stringify(username)}`);
-  if (user.isDeleted && !allowDeleted) throw new CliError(`user ${JSON.stringify(username)} is deleted`);
+  if (user.isDeleted && !allowDeleted) {
+    throw new CliError(`user ${JSON.stringify(username)} is deleted (\`users restore\` brings it back)`);
+  }
   return user;
 }
 
@@ -40,4 +43,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function requireKeyId(keyId: string): string {
   if (!UUID.test(keyId)) throw new CliError(`bad key id ${JSON.stringify(keyId)}: expected the id \`keys list\` shows`);
   return keyId;
+}
+
+/** The key with this id (live or revoked), with its scope's cap and spend. */
+export async function requireKey(db: Database, keyId: string) {
+  const key = await findApiKeyWithSpend(db, requireKeyId(keyId));
+  if (!key) throw new CliError(`unknown key ${keyId}`);
+  return key;
 }

@@ -3,6 +3,7 @@ import { registerCredits } from './commands/credits.ts';
 import { registerEndpoints } from './commands/endpoints.ts';
 import { registerExplain } from './commands/explain.ts';
 import { registerFeatureFlags } from './commands/feature-flags.ts';
+import { registerGroupListing } from './commands/group-listing.ts';
 import { registerGroups } from './commands/groups.ts';
 import { registerKeyExpiry } from './commands/key-expiry.ts';
 import { registerKeys } from './commands/keys.ts';
@@ -23,7 +24,10 @@ export function createProgram(): Command {
   const program = new Command('control-layer')
     .description('Administer the Control Layer database: users, API keys, models, groups, rules and credits.')
     .option('--json', 'print exactly one JSON document on stdout')
-    .option('--database-url <url>', 'a postgres:// URL (default: $DATABASE_URL, else the embedded database in ./.data)')
+    .option(
+      '--database-url <url>',
+      'a postgres:// URL or pglite:<directory> (default: $DATABASE_URL, else the embedded ./.data/pglite); other local users see it in the process list, so prefer DATABASE_URL',
+    )
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({ outputError: (message, write) => write(`control-layer: ${message.replace(/^error: /, '')}`) });
   for (const register of [
@@ -40,12 +44,13 @@ export function createProgram(): Command {
   ]) {
     register(program);
   }
-  // Commands that join an existing group (`keys cap`, `keys expire`, `models tariff`, `users flag`).
+  // Commands that join an existing group (`keys cap`, `keys expire`, `models tariff`, `users flag`, `groups list`).
   for (const [group, register] of [
     ['keys', registerSpendCaps],
     ['keys', registerKeyExpiry],
     ['models', registerTariffs],
     ['users', registerFeatureFlags],
+    ['groups', registerGroupListing],
   ] as const) {
     const parent = program.commands.find((command) => command.name() === group);
     if (!parent) throw new Error(`no ${group} command to extend`);

@@ -8,3 +8,14 @@ export function table(header: string[], rows: string[][]): string {
       .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }
+
+/** One column of a listing: its header and how a row fills it. */
+export type Column<T> = readonly [header: string, cell: (row: T) => string];
+
+/** Rows as a table of the given columns: a column more is one entry more. */
+export function columns<T>(spec: readonly Column<T>[], rows: readonly T[]): string {
+  return table(
+    spec.map(([header]) => header),
+    rows.map((row) => spec.map(([, cell]) => cell(row))),
+  );
+}

@@ -220,8 +220,13 @@ test('listings never print a secret', async () => {
     'id',
     'lastUsed',
     'name',
+    'parentId',
     'purpose',
     'revoked',
+    'spendLimit',
+    'spendLimitInterval',
+    'totalSpend',
+    'windowSpend',
   ]);
 });
 
@@ -429,7 +434,7 @@ test('caps, tariffs and flags: a spent cap, a free model, an exempt owner, and m
   assertRefused(await cli(['keys', 'cap', '00000000-0000-4000-8000-000000000000', '1']), /unknown or revoked key/);
   assertRefused(await cli(['keys', 'cap', key.id, '0']), /greater than 0/);
   assertRefused(await cli(['keys', 'cap', key.id, '1', '--interval', 'hourly']), /hourly/);
-  assertRefused(await cli(['models', 'tariff', 'chat', '--input', '-1', '--output', '0']), /bad input price/);
+  assertRefused(await cli(['models', 'tariff', 'chat', '--input', '-1', '--output', '0']), /bad --input price/);
   assertRefused(await cli(['models', 'tariff', 'chat', '--input', '0.000000001', '--output', '0']), /decimal places/);
   assertRefused(await cli(['models', 'end-tariff', 'nowhere']), /unknown model/);
   assertRefused(await cli(['users', 'flag', 'erin', 'lower-case', 'on']), /unknown feature flag "lower-case"/);

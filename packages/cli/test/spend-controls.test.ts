@@ -169,9 +169,15 @@ test('mistakes are named on stderr with exit code 1 and nothing on stdout', asyn
     [['keys', 'reset-window', 'x'], /bad key id "x"/],
     [['models', 'tariff', 'nowhere', '--input', '1', '--output', '1'], /unknown model "nowhere"/],
     [['models', 'tariff', 'chat', '--output', '1'], /required option '--input <price>' not specified/],
-    [['models', 'tariff', 'chat', '--input', '1e-6', '--output', '1'], /bad input price "1e-6"/],
-    [['models', 'tariff', 'chat', '--input', '0.000000001', '--output', '1'], /more than 8 decimal places/],
-    [['models', 'tariff', 'chat', '--input', '10000', '--output', '1'], /must be between 0 and 9999\.99999999/],
+    [['models', 'tariff', 'chat', '--input', '1e-6', '--output', '1'], /bad --input price "1e-6"/],
+    [
+      ['models', 'tariff', 'chat', '--input', '0.000000001', '--output', '1'],
+      /bad --input price "0.000000001": at most 8 decimal places/,
+    ],
+    [
+      ['models', 'tariff', 'chat', '--input', '10000', '--output', '1'],
+      /bad --input price "10000": at most 9999\.99999999/,
+    ],
     [['models', 'tariff', 'chat', '--input', '1', '--output', '1', '--purpose', 'x'], /argument 'x' is invalid/],
     [['models', 'end-tariff', 'nowhere'], /unknown model "nowhere"/],
     [['users', 'flag', 'dora', 'FREE_LUNCH', 'on'], /unknown feature flag "FREE_LUNCH"/],

@@ -33,3 +33,11 @@ export class InvalidSpendCapError extends RangeError {
 export class InvalidPriceError extends RangeError {
   override readonly name = 'InvalidPriceError';
 }
+
+/** An embedded database opened with `create: false` does not exist: nothing was created. */
+export class DatabaseMissingError extends Error {
+  override readonly name = 'DatabaseMissingError';
+  constructor(readonly dataDir: string) {
+    super(`no database at ${dataDir}; run migrate to create it`);
+  }
+}

@@ -172,12 +172,12 @@ test('openDatabase takes the lock before PGlite touches the directory', async ()
   const dir = freshDir();
   const held = await lockDataDir(dir);
   try {
-    for (const url of [dir, `pglite:${dir}`]) {
+    for (const url of [`pglite:${dir}`, { kind: 'embedded' as const, dataDir: dir }]) {
       const error = await openDatabase(url).then(
         () => null,
         (e: unknown) => e,
       );
-      assert.instance(error, DatabaseLockedError, url);
+      assert.instance(error, DatabaseLockedError, JSON.stringify(url));
     }
     assert.not.ok(existsSync(path.join(dir, 'PG_VERSION')), 'PGlite initialised a locked directory');
   } finally {

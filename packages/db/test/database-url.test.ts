@@ -1,7 +1,11 @@
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
+  DatabaseMissingError,
   DatabaseUrlError,
   describeError,
   explainDenial,
@@ -30,11 +34,18 @@ test('read postgres URLs and pglite directories, and nothing else', () => {
       /scheme "localhost:"; it must be a postgres:\/\/ or postgresql:\/\/ URL, or pglite:<directory>/,
     ],
     ['./.data/pglite', /has no scheme/],
-    ['mysql://u:hunter2@db/app', /scheme "mysql:"/],
+    ['mysql://u:hunter2@db/app', /scheme "mysql:"; it must/],
     ['postgres:db/app', /not a valid URL/],
     ['postgres://u:p@db:notaport/app', /not a valid URL/],
     ['pglite:', /needs a directory/],
     ['', /is empty/],
+    ['   ', /is empty/],
+    ['postgress://app:hunter2@db/app', /scheme "postgress:" \(did you mean postgres:\/\/\?\)/],
+    ['postgre://app:hunter2@db/app', /scheme "postgre:"/],
+    ['/var/lib/hunter2', /has no scheme.*a bare path is refused: write pglite:<directory>/],
+    ['hunter2/data', /has no scheme/],
+    ['pglite://hunter2@db/app', /pglite: takes a directory, not a URL/],
+    ['pglite:postgres://u:hunter2@db/app', /pglite: takes a directory, not a URL/],
   ];
   for (const [value, pattern] of refused) {
     let error: unknown;
@@ -46,6 +57,62 @@ test('read postgres URLs and pglite directories, and nothing else', () => {
     assert.instance(error, DatabaseUrlError, value);
     assert.match((error as Error).message, pattern);
     assert.not.match((error as Error).message, /hunter2|notaport/);
+  }
+  for (const unset of [undefined, null as unknown as undefined]) {
+    assert.throws(() => parseDatabaseUrl(unset), /DATABASE_URL is not set; it must be a postgres:\/\/ or/);
+  }
+  assert.throws(() => parseDatabaseUrl('mysql://x', '/', { name: '--database-url' }), /^--database-url has the scheme/);
+});
+
+/** Open, expecting a refusal; what was thrown. */
+async function refusal(url: Parameters<typeof openDatabase>[0], options: Parameters<typeof openDatabase>[1] = {}) {
+  return openDatabase(url, options).then(
+    async (opened) => {
+      await opened.close();
+      return null;
+    },
+    (error: unknown) => error,
+  );
+}
+
+test('openDatabase reads its string with the same parser and creates nothing from a refused one', async () => {
+  const scratch = mkdtempSync(path.join(tmpdir(), 'cl-open-'));
+  const cwd = process.cwd();
+  process.chdir(scratch);
+  try {
+    const refused: [string | undefined, RegExp][] = [
+      ['postgress://app:hunter2@127.0.0.1:1/app', /DATABASE_URL has the scheme "postgress:"/],
+      [undefined, /DATABASE_URL is not set/],
+      ['', /DATABASE_URL is empty/],
+      ['./.data/pglite', /a bare path is refused/],
+      [path.join(scratch, 'bare'), /a bare path is refused/],
+      ['pglite://app:hunter2@db/app', /not a URL/],
+    ];
+    for (const [url, pattern] of refused) {
+      const error = await refusal(url);
+      assert.instance(error, DatabaseUrlError, String(url));
+      assert.match((error as Error).message, pattern);
+      assert.not.match((error as Error).message, /hunter2/);
+    }
+    assert.equal(readdirSync(scratch), [], 'a refused string created a directory');
+  } finally {
+    process.chdir(cwd);
+    rmSync(scratch, { recursive: true, force: true });
+  }
+});
+
+test('openDatabase with create: false refuses a missing embedded database and creates nothing', async () => {
+  const scratch = mkdtempSync(path.join(tmpdir(), 'cl-open-'));
+  try {
+    for (const dir of ['/nonexistent/deep/dir', path.join(scratch, 'deep', 'dir'), scratch]) {
+      const error = await refusal(`pglite:${dir}`, { create: false });
+      assert.instance(error, DatabaseMissingError, dir);
+      assert.is((error as Error).message, `no database at ${dir}; run migrate to create it`);
+    }
+    assert.not.ok(existsSync('/nonexistent'));
+    assert.equal(readdirSync(scratch), []);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
   }
 });
 

@@ -74,8 +74,13 @@ export function nonInferenceKeyMessage(purpose: string): string {
   return `API keys with purpose '${purpose}' cannot be used for inference requests.`;
 }
 
-/** Dollars in a message, to the cent (half to even, as dwctl's `round_dp(2)`): `$10.00`, `$10.50`. */
+/**
+ * Dollars in a message, to the cent (half to even, as dwctl's `round_dp(2)`): `$10.00`, `$10.50`.
+ * An amount other than zero below one cent is written exactly (`$0.00001`), since rounding it
+ * would print a cap of `$0.00` that the key nonetheless reached (dwctl rounds those too).
+ */
 export function formatDollars(amount: Decimal): string {
+  if (!amount.isZero() && amount.abs().lt('0.01')) return `$${amount.toFixed()}`;
   return `$${amount.toDecimalPlaces(2, 6).toFixed(2)}`;
 }
 

@@ -2,7 +2,7 @@ import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { Decimal } from 'decimal.js';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bearerToken, formatBalance, modelOf } from '../src/index.ts';
+import { bearerToken, formatBalance, formatDollars, modelOf, spendCapExceededMessage } from '../src/index.ts';
 
 const test = suite('parsing');
 
@@ -103,6 +103,25 @@ test('formats balances with at least two decimals and no rounding', () => {
   assert.is(formatBalance(new Decimal('0')), '0.00');
   assert.is(formatBalance(new Decimal('0.125')), '0.125');
   assert.is(formatBalance(new Decimal('-0.000000000000001')), '-0.000000000000001');
+});
+
+test('writes dollars to the cent as dwctl does, and amounts below one cent exactly', () => {
+  const cases: [string, string][] = [
+    ['10', '$10.00'],
+    ['0.125', '$0.12'],
+    ['0.135', '$0.14'],
+    ['0.01', '$0.01'],
+    ['0.00999', '$0.00999'],
+    ['0.00001', '$0.00001'],
+    ['0.000000000000001', '$0.000000000000001'],
+    ['0', '$0.00'],
+    ['-0.5', '$-0.50'],
+  ];
+  for (const [amount, expected] of cases) assert.is(formatDollars(new Decimal(amount)), expected, amount);
+  assert.is(
+    spendCapExceededMessage(new Decimal('0.00001'), new Decimal('0.000012'), null),
+    'API key has reached its spending cap of $0.00001 (spent $0.000012 this period). Raise or remove the cap to resume.',
+  );
 });
 
 test.run();

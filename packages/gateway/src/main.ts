@@ -55,7 +55,7 @@ const logger = createLogger({ level: config.logLevel, format: config.logFormat }
 
 // Demo keys are public (they are in this repository): only the zero-setup default gets them.
 const demo = config.demoData;
-const databaseUrl = config.database.kind === 'embedded' ? config.database.dataDir : config.database.url;
+const databaseUrl = config.database;
 // Masked by parsing: a password in the user info or in a query parameter is never printed.
 const where = describeTarget(config.database);
 

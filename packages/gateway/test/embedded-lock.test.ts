@@ -49,7 +49,7 @@ test('a second gateway on the same data directory stops at once, naming the firs
   assert.equal(await within(second.exited, 'the second gateway to exit'), { code: 1, signal: null });
 
   // Any other process, a script or an admin tool, is refused the same way.
-  const third = await openDatabase(path.join(dataDir, 'pglite')).then(
+  const third = await openDatabase(`pglite:${path.join(dataDir, 'pglite')}`).then(
     () => null,
     (e: unknown) => e,
   );

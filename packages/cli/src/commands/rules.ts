@@ -1,13 +1,42 @@
-import { API_KEY_PURPOSES, type ApiKeyPurpose, removeTrafficRule, setTrafficRule } from '@control-layer/db';
+import {
+  API_KEY_PURPOSES,
+  type ApiKeyPurpose,
+  listTrafficRules,
+  removeTrafficRule,
+  setTrafficRule,
+} from '@control-layer/db';
 import { Argument, type Command } from 'commander';
 import { CliError } from '../cli-error.ts';
 import { execute } from '../execute.ts';
 import { requireModel } from '../lookup.ts';
+import { table } from '../table.ts';
 
 const purposeArgument = () => new Argument('<purpose>', 'the key purpose').choices(API_KEY_PURPOSES);
 
 export function registerRules(program: Command): void {
   const rules = program.command('rules').description('routing rules: block keys of one purpose on a model');
+
+  rules
+    .command('list')
+    .description('list routing rules, by model and purpose')
+    .option('--model <alias>', "only this model's rules")
+    .action((options: { model?: string }, command: Command) =>
+      execute(command, async ({ db }) => {
+        const model = options.model === undefined ? undefined : await requireModel(db, options.model);
+        const rows = (await listTrafficRules(db, model?.id)).map((r) => ({
+          ...r,
+          createdAt: r.createdAt.toISOString(),
+        }));
+        const text =
+          rows.length === 0
+            ? 'no rules'
+            : table(
+                ['MODEL', 'PURPOSE', 'ACTION', 'TARGET'],
+                rows.map((r) => [r.model, r.purpose, r.action, r.redirectTo ?? '-']),
+              );
+        return { text, json: rows };
+      }),
+    );
 
   rules
     .command('deny')

@@ -1,5 +1,5 @@
 import { Decimal } from 'decimal.js';
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, isNull, sql } from 'drizzle-orm';
 import type { Database } from '../database.ts';
 import { rowsOf } from '../database.ts';
 import { InvalidPriceError } from '../errors.ts';
@@ -133,4 +133,23 @@ export async function activeTariffFor(
     limit 1`);
   const [row] = rowsOf<{ input: string; output: string }>(result);
   return row ? { inputPricePerToken: new Decimal(row.input), outputPricePerToken: new Decimal(row.output) } : null;
+}
+
+/**
+ * Tariffs, newest first: of one deployment or of all; the active ones only unless `includeEnded`.
+ */
+export function listTariffs(
+  db: Database,
+  { deployedModelId, includeEnded = false }: { deployedModelId?: string; includeEnded?: boolean } = {},
+): Promise<ModelTariff[]> {
+  return db
+    .select()
+    .from(modelTariffs)
+    .where(
+      and(
+        deployedModelId === undefined ? undefined : eq(modelTariffs.deployedModelId, deployedModelId),
+        includeEnded ? undefined : isNull(modelTariffs.validUntil),
+      ),
+    )
+    .orderBy(desc(modelTariffs.validFrom), asc(modelTariffs.apiKeyPurpose));
 }
