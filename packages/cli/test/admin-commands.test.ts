@@ -73,6 +73,7 @@ test('keys list and keys show print a cap below one cent exactly, with the windo
   const listed = await json<Record<string, unknown>[]>(['keys', 'list', 'ann']);
   assert.equal(Object.keys(listed[0] ?? {}).sort(), [
     'createdAt',
+    'expiresAt',
     'id',
     'lastUsed',
     'name',
