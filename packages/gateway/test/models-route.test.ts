@@ -105,6 +105,8 @@ test('answers 401 missing_authorization without a token, and 401 invalid_api_key
     assert.is(response.status, 401, String(authorization));
     assert.equal(json(response).error.code, 'missing_authorization');
     assert.is(json(response).error.type, 'authentication_error');
+    // Either header would have done, so the message names both.
+    assert.is(json(response).error.message, 'Missing API key: send Authorization: Bearer <key> or x-api-key');
   }
   const deleted = await createTestApiKey(db, member.id);
   await deleteApiKey(db, deleted.key.id);
