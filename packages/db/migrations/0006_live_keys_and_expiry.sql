@@ -2,7 +2,9 @@ ALTER TABLE "api_keys" ADD COLUMN "expires_at" timestamp with time zone;--> stat
 ALTER TABLE "api_keys" ADD CONSTRAINT "api_keys_expires_at_finite" CHECK ("api_keys"."expires_at" is null or isfinite("api_keys"."expires_at"));--> statement-breakpoint
 -- The one definition of a key its holder may present: not deleted, and its owner not deleted.
 -- `expired` says whether the database clock has reached `expires_at`; a live key is a known key
--- that is not expired. Every reader of a presented key (the diagnosis, the access checks, the
+-- that is not expired. A child key (a hidden Flex or batch key that bills its parent's cap scope)
+-- exists only for its parent, so its `expires_at` is the earlier of its own and its parent's: a
+-- parent that expired does not live on through its children. Every reader of a presented key (the diagnosis, the access checks, the
 -- model list, the stub router) goes through here, so no reader can disagree about a deleted
 -- owner or an expiry. Set-returning SQL without SET, STRICT or SECURITY DEFINER, so the planner
 -- inlines it into its caller's statement (one plan, no function executor per call); every name
@@ -11,10 +13,13 @@ CREATE FUNCTION "known_api_key"(p_secret_hash text)
 RETURNS TABLE (
   id uuid, user_id uuid, name text, purpose text, parent_api_key_id uuid, expires_at timestamptz, expired boolean
 ) LANGUAGE sql STABLE AS $$
-  SELECT k.id, k.user_id, k.name::pg_catalog.text, k.purpose::pg_catalog.text, k.parent_api_key_id, k.expires_at,
-         COALESCE(k.expires_at OPERATOR(pg_catalog.<=) pg_catalog.now(), false)
+  SELECT k.id, k.user_id, k.name::pg_catalog.text, k.purpose::pg_catalog.text, k.parent_api_key_id,
+         -- LEAST ignores nulls: null only when neither expires.
+         LEAST(k.expires_at, p.expires_at),
+         COALESCE(LEAST(k.expires_at, p.expires_at) OPERATOR(pg_catalog.<=) pg_catalog.now(), false)
   FROM public.api_keys k
   JOIN public.users u ON u.id OPERATOR(pg_catalog.=) k.user_id
+  LEFT JOIN public.api_keys p ON p.id OPERATOR(pg_catalog.=) k.parent_api_key_id
   WHERE k.secret_hash OPERATOR(pg_catalog.=) p_secret_hash
     AND k.is_deleted OPERATOR(pg_catalog.=) false
     AND u.is_deleted OPERATOR(pg_catalog.=) false

@@ -10,6 +10,7 @@ import {
   addDeploymentToGroup,
   checkModalityBlocked,
   checkUserHasModelAccess,
+  createApiKey,
   EVERYONE_GROUP_ID,
   explainDenial,
   getUserIdBySecret,
@@ -108,6 +109,53 @@ test('refuse an expiry that names no instant', () =>
         assert.match(String((error as { cause?: unknown }).cause ?? error), /api_keys_expires_at_finite/);
       }
     }
+  }));
+
+test("expire a child key with its parent: the earlier of the two expiries is the child's, everywhere", () =>
+  withTestDatabase(async (db) => {
+    const user = await createTestUser(db);
+    const { key: parent, secret: parentSecret } = await createTestApiKey(db, user.id, 'realtime', 'parent');
+    const { key: child, secret } = await createApiKey(db, {
+      userId: user.id,
+      createdBy: user.id,
+      name: 'flex child',
+      purpose: 'batch',
+      hidden: true,
+      parentApiKeyId: parent.id,
+    });
+    const endpoint = await createTestEndpoint(db, 'e', user.id);
+    const model = await createTestModel(db, 'm', 'm', endpoint, user.id);
+    await addDeploymentToGroup(db, model, EVERYONE_GROUP_ID);
+    await setTrafficRule(db, { deployedModelId: model, apiKeyPurpose: 'batch', action: 'deny' });
+    const expiryOf = async (id: string, at: string | null) =>
+      db.execute(sql`update api_keys set expires_at = ${at}::timestamptz where id = ${id}`);
+    assert.is(await getUserIdBySecret(db, secret), user.id);
+    assert.is((await explainDenial(db, secret, 'm'))?.expiresAt, null);
+
+    // The parent expires; the child, which never expires on its own, goes with it.
+    await expiryOf(parent.id, '2026-01-02T03:04:05Z');
+    const facts = await explainDenial(db, secret, 'm');
+    assert.is(facts?.expired, true);
+    assert.is(facts?.expiresAt, '2026-01-02T03:04:05Z');
+    assert.is(facts?.keyName, 'flex child');
+    assert.is(await getUserIdBySecret(db, secret), null);
+    assert.is(await checkModalityBlocked(db, secret, 'm'), null);
+    const listing = await listModelsForKey(db, secret);
+    assert.ok(listing.kind === 'refused' && listing.key.expired);
+
+    // A child's own earlier expiry stands; a later one does not outlive the parent.
+    await expiryOf(parent.id, '2099-01-01T00:00:00Z');
+    await expiryOf(child.id, '2026-01-01T00:00:00Z');
+    assert.is((await explainDenial(db, secret, 'm'))?.expiresAt, '2026-01-01T00:00:00Z');
+    await expiryOf(child.id, '2099-06-01T00:00:00Z');
+    assert.is((await explainDenial(db, secret, 'm'))?.expiresAt, '2099-01-01T00:00:00Z');
+    assert.is(await getUserIdBySecret(db, secret), user.id);
+
+    // A child's expiry is its own: the parent lives on.
+    await expiryOf(child.id, '2026-01-01T00:00:00Z');
+    assert.is(await getUserIdBySecret(db, secret), null);
+    assert.is(await getUserIdBySecret(db, parentSecret), user.id);
+    assert.is((await explainDenial(db, parentSecret, 'm'))?.expiresAt, '2099-01-01T00:00:00Z');
   }));
 
 test('give the model list, the access query and the diagnosis one answer on reach', () =>

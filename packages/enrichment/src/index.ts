@@ -39,6 +39,7 @@ export {
   INSUFFICIENT_CREDITS_MESSAGE,
   INVALID_API_KEY_MESSAGE,
   MAX_QUOTED_MODEL_CHARS,
+  MISSING_API_KEY_MESSAGE,
   modalityBlockedMessage,
   modalityLabel,
   modelAccessDeniedMessage,

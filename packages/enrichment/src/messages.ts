@@ -56,6 +56,9 @@ export const INSUFFICIENT_CREDITS_MESSAGE = 'Account balance too low. Please add
 
 export const INVALID_API_KEY_MESSAGE = 'Invalid API key';
 
+// dwctl says "Missing Authorization header"; a key is also read from x-api-key, so name both.
+export const MISSING_API_KEY_MESSAGE = 'Missing API key: send Authorization: Bearer <key> or x-api-key';
+
 /**
  * `expiredAt` is RFC 3339 in whole seconds. The key's name is quoted like a model (an admin may
  * have named it at any length); an unnamed key reads `This API key`. Never the secret.

@@ -93,6 +93,9 @@ export function expectedFacts(
       (x.inputPricePerToken.gt(0) || x.outputPricePerToken.gt(0)),
   );
   const root = t.keys.find((k) => k.id === (key.parentApiKeyId ?? key.id));
+  // A child expires with its parent: the earlier of the two.
+  const expiries = [key.expiresAt, key.parentApiKeyId === null ? null : (root?.expiresAt ?? null)];
+  const expiresAt = expiries.reduce<Date | null>((a, b) => (a === null || (b !== null && b < a) ? b : a), null);
   const checkpoint = t.checkpoints.find((c) => c.apiKeyId === root?.id);
   const interval = root?.spendLimitInterval ?? null;
   const started = checkpoint?.windowStartedAt ?? null;
@@ -101,9 +104,8 @@ export function expectedFacts(
     userId: user,
     keyName: key.name,
     purpose: key.purpose,
-    expired: key.expiresAt !== null && key.expiresAt.getTime() <= now.getTime(),
-    expiresAt:
-      key.expiresAt && new Date(Math.floor(key.expiresAt.getTime() / 1000) * 1000).toISOString().replace('.000Z', 'Z'),
+    expired: expiresAt !== null && expiresAt.getTime() <= now.getTime(),
+    expiresAt: expiresAt && new Date(Math.floor(expiresAt.getTime() / 1000) * 1000).toISOString().replace('.000Z', 'Z'),
     isSystemKey: user === SYSTEM_USER_ID,
     hasModelAccess: alias === null ? null : reaches,
     deniedPurpose: alias === null ? null : (rule?.apiKeyPurpose ?? null),

@@ -36,7 +36,7 @@ export { createMetrics, gauge, metricsEndpoint, PROMETHEUS_CONTENT_TYPE, process
 export { MODEL_OWNER } from './model-list-shapes.ts';
 export type { ModelsRouteLogger } from './models-route.ts';
 export { MODELS_ROUTE, modelsRoute } from './models-route.ts';
-export { anthropicErrorType, openApiDocument } from './openapi-document.ts';
+export { openApiDocument } from './openapi-document.ts';
 export { OPENAPI_DOCUMENT_PATH, OPENAPI_ROUTE, openApiRoute } from './openapi-route.ts';
 export type { Probe, ProbeOptions } from './probes.ts';
 export { cachedProbe, tcpReachable } from './probes.ts';

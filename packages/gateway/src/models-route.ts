@@ -3,6 +3,7 @@ import {
   diagnoseDenial,
   dialectOf,
   INVALID_API_KEY_MESSAGE,
+  MISSING_API_KEY_MESSAGE,
   modelAvailability,
   type ReadSource,
   requestApiKey,
@@ -45,7 +46,7 @@ export function modelsRoute(options: { db: Database; logger: ModelsRouteLogger; 
     : listModelsForKey;
   return async function modelsRoute(ctx: Context): Promise<void> {
     const token = requestApiKey(ctx.req.headers);
-    if (!token) return sendError(ctx, 'missing_authorization', 'Missing Authorization header');
+    if (!token) return sendError(ctx, 'missing_authorization', MISSING_API_KEY_MESSAGE);
     const filter = ctx.query.available_for_realtime;
     const availableForRealtime = filter === undefined ? undefined : REALTIME_FILTER[String(filter)];
     if (filter !== undefined && availableForRealtime === undefined) {

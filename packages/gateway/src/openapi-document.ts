@@ -1,33 +1,19 @@
-import { ERROR_CODES, ERROR_SPECS, type ErrorSpec } from '@control-layer/enrichment';
+import {
+  anthropicErrorType,
+  ERROR_CODES,
+  ERROR_SPECS,
+  type ErrorSpec,
+  INVALID_API_KEY_MESSAGE,
+  MISSING_API_KEY_MESSAGE,
+} from '@control-layer/enrichment';
 
 type Schema = Record<string, unknown>;
 
-// Codes described before their behaviour is on every branch: a key past its `expires_at`.
-const DESCRIBED_CODES: Record<string, ErrorSpec> = {
-  api_key_expired: { status: 401, type: 'invalid_request_error', param: null },
-};
-
 /** Every code the document describes, with its OpenAI status and type. */
 function describedSpecs(): Record<string, ErrorSpec> {
-  const specs: Record<string, ErrorSpec> = { ...DESCRIBED_CODES };
+  const specs: Record<string, ErrorSpec> = {};
   for (const code of ERROR_CODES) specs[code] = ERROR_SPECS[code];
   return specs;
-}
-
-/** Anthropic's error `type` for a status (its own table; any other 4xx is a bad request, any other 5xx `api_error`). */
-export function anthropicErrorType(status: number): string {
-  const table: Record<number, string> = {
-    400: 'invalid_request_error',
-    401: 'authentication_error',
-    402: 'billing_error',
-    403: 'permission_error',
-    404: 'not_found_error',
-    413: 'request_too_large',
-    429: 'rate_limit_error',
-    504: 'timeout_error',
-    529: 'overloaded_error',
-  };
-  return table[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error');
 }
 
 const decimal: Schema = { type: 'string', pattern: '^-?\\d+\\.\\d+$', description: 'An exact decimal, never rounded.' };
@@ -67,11 +53,18 @@ const helpUrl: Schema = {
   description: 'The page the operator set for this code (ENRICHMENT_HELP_URLS); absent when none is set.',
 };
 
+/** Codes whose message is always the same words, in either dialect. */
+const FIXED_MESSAGES: Record<string, string> = {
+  missing_authorization: MISSING_API_KEY_MESSAGE,
+  invalid_api_key: INVALID_API_KEY_MESSAGE,
+};
+
 function errorFields(code: string): { properties: Record<string, Schema>; required: string[] } {
   const extras = EXTRAS[code] ?? {};
+  const fixed = FIXED_MESSAGES[code];
   return {
     properties: {
-      message: { type: 'string' },
+      message: fixed === undefined ? { type: 'string' } : { const: fixed },
       code: { const: code },
       ...extras,
       ...(HELPED.has(code) && { help_url: helpUrl }),
@@ -104,9 +97,16 @@ function openAiSchema(code: string, spec: ErrorSpec): Schema {
   };
 }
 
-/** `{"type":"error","error":{"type","message","code",…extras},"request_id"}` for one code. */
+/**
+ * `{"type":"error","error":{"type","message","code",…extras},"request_id"}` for one code. The
+ * query parameter at fault travels as `param` here too: it is an extra of that code.
+ */
 function anthropicSchema(code: string, spec: ErrorSpec): Schema {
-  const { properties, required } = errorFields(code);
+  const fields = errorFields(code);
+  const { properties, required } =
+    code === 'invalid_query_parameter'
+      ? { properties: { ...fields.properties, param: { type: 'string' } }, required: [...fields.required, 'param'] }
+      : fields;
   return {
     type: 'object',
     required: ['type', 'error', 'request_id'],

@@ -2,10 +2,12 @@
  * The official Anthropic SDK against the gateway (with a router stand-in that refuses every key
  * with onwards' bare 403): each denial as the SDK reports it, with the key in `Authorization` (SDK
  * 1.x) or in `x-api-key` only (Claude Code, curl, SDK 0.x), streaming or not; no retry of a denial,
- * a retry of the cap reset; and models.list().
+ * a retry of the cap reset; an expired key; and models.list() with each model's availability.
  */
 import Anthropic from '@anthropic-ai/sdk';
-import { createTestDatabase, rejection } from '@control-layer/db/testing';
+import { hashSecret, rowsOf } from '@control-layer/db';
+import { createTestApiKey, createTestDatabase, rejection } from '@control-layer/db/testing';
+import { sql } from 'drizzle-orm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FORBIDDEN_BODY } from '../src/index.ts';
@@ -139,6 +141,23 @@ test('lists the models in Anthropic list shape through models.list(), from eithe
   }
 });
 
+test('gives each listed model its availability through models.list(): what a request to it would get', async () => {
+  const availabilityOf = async (key: string) => {
+    const page = await client(key, 'x-api-key', { maxRetries: 0 }).models.list();
+    assert.is(page.data.length, 1);
+    return (page.data[0] as unknown as { availability: object }).availability;
+  };
+  assert.equal(await availabilityOf(keys.working), { status: 'available' });
+  for (const denial of [...denials, resetPending]) {
+    // Reach, purpose and key kind decide what is listed, not what is available.
+    if (['non_inference_key', 'model_access_denied'].includes(denial.code)) continue;
+    const availability = (await availabilityOf(denial.key)) as { status: string; code: string; message: string };
+    assert.is(availability.status, 'denied', denial.code);
+    assert.is(availability.code, denial.code);
+    assert.match(availability.message, denial.message, denial.code);
+  }
+});
+
 test('raises an unknown key on models.list() as an AuthenticationError in the Anthropic envelope', async () => {
   for (const via of ['authorization', 'x-api-key'] as const) {
     const error = await rejection(() => client('sk-nobody-knows-this-key', via).models.list());
@@ -150,6 +169,75 @@ test('raises an unknown key on models.list() as an AuthenticationError in the An
       request_id: apiError.requestID,
     });
     assert.match(apiError.requestID ?? '', UUID);
+  }
+});
+
+/** A key of the working key's owner that expired at `at`. */
+async function expiredKey(name: string, at: string): Promise<string> {
+  const [owner] = rowsOf<{ user_id: string }>(
+    await t.db.execute(sql`select user_id from api_keys where secret_hash = ${hashSecret(keys.working)}`),
+  );
+  const { key, secret } = await createTestApiKey(t.db, owner?.user_id ?? '', 'realtime', name);
+  await t.db.execute(sql`update api_keys set expires_at = ${at}::timestamptz where id = ${key.id}`);
+  return secret;
+}
+
+test('reports an expired key as an AuthenticationError with code api_key_expired and expired_at, from either key header, streaming or not, without a retry', async () => {
+  router.refuseAll();
+  const secret = await expiredKey('nightly', '2026-02-03T04:05:06.7Z');
+  for (const via of ['authorization', 'x-api-key'] as const) {
+    for (const stream of [false, true]) {
+      const label = `${via}${stream ? ', streaming' : ''}`;
+      const before = router.requests.length;
+      // Default retries: a 401 with x-should-retry: false is not retried.
+      const error = await rejection(() => client(secret, via).messages.create({ ...ask, stream }));
+      assert.instance(error, Anthropic.AuthenticationError, label);
+      const apiError = error as InstanceType<typeof Anthropic.AuthenticationError>;
+      assert.is(apiError.status, 401, label);
+      assert.is(apiError.type, 'authentication_error', label);
+      assert.equal(apiError.error, {
+        type: 'error',
+        error: {
+          type: 'authentication_error',
+          message: "API key 'nightly' expired at 2026-02-03T04:05:06Z. Create a new key to continue.",
+          code: 'api_key_expired',
+          expired_at: '2026-02-03T04:05:06Z',
+        },
+        request_id: apiError.requestID,
+      });
+      assert.is(apiError.headers?.get('x-should-retry'), 'false', label);
+      assert.is(router.requests.length - before, 1, `${label}: requests that reached the gateway`);
+    }
+  }
+});
+
+test('answers GET /ai/v1/models with anthropic-version for an expired key with the 401 in the Anthropic envelope, also through models.list()', async () => {
+  const secret = await expiredKey('', '2026-01-01T00:00:00Z');
+  const expected = {
+    type: 'authentication_error',
+    message: 'This API key expired at 2026-01-01T00:00:00Z. Create a new key to continue.',
+    code: 'api_key_expired',
+    expired_at: '2026-01-01T00:00:00Z',
+  };
+  const byHeader: Record<string, string>[] = [{ authorization: `Bearer ${secret}` }, { 'x-api-key': secret }];
+  for (const header of byHeader) {
+    const response = await fetch(`${front.url}/ai/v1/models`, {
+      headers: { ...header, 'anthropic-version': '2023-06-01' },
+    });
+    assert.is(response.status, 401);
+    assert.is(response.headers.get('x-should-retry'), 'false');
+    const body = (await response.json()) as { type: string; error: object; request_id: string };
+    assert.equal(body, { type: 'error', error: expected, request_id: response.headers.get('request-id') });
+    assert.not.ok(JSON.stringify(body).includes(MODEL));
+  }
+  for (const via of ['authorization', 'x-api-key'] as const) {
+    const error = await rejection(() => client(secret, via).models.list());
+    assert.instance(error, Anthropic.AuthenticationError, via);
+    assert.equal((error as InstanceType<typeof Anthropic.APIError>).error, {
+      type: 'error',
+      error: expected,
+      request_id: (error as InstanceType<typeof Anthropic.APIError>).requestID,
+    });
   }
 });
 

@@ -163,7 +163,7 @@ test("writes the gateway's own errors to an Anthropic client in its envelope", a
   assert.is(response.status, 401);
   assert.equal(anthropicError(response), {
     type: 'authentication_error',
-    message: 'Missing Authorization header',
+    message: 'Missing API key: send Authorization: Bearer <key> or x-api-key',
     code: 'missing_authorization',
   });
   response = await send(`${front.url}/ai/v1/models`, { headers: { ...VERSION, 'x-api-key': 'sk-unknown' } });

@@ -105,6 +105,8 @@ test('answers 401 missing_authorization without a token, and 401 invalid_api_key
     assert.is(response.status, 401, String(authorization));
     assert.equal(json(response).error.code, 'missing_authorization');
     assert.is(json(response).error.type, 'authentication_error');
+    // Either header would have done, so the message names both.
+    assert.is(json(response).error.message, 'Missing API key: send Authorization: Bearer <key> or x-api-key');
   }
   const deleted = await createTestApiKey(db, member.id);
   await deleteApiKey(db, deleted.key.id);
@@ -169,6 +171,20 @@ test('works with models.list() of the openai SDK, and the SDK raises the 401', a
   const ids: string[] = [];
   for await (const m of client.models.list()) ids.push(m.id);
   assert.equal(ids, ['Alpha', 'beta', 'zeta']);
+  // The SDK keeps the added field; beta's realtime deny rule is what a realtime request to it would hit.
+  const realtime = await createTestApiKey(db, member.id, 'realtime');
+  const availability: Record<string, unknown> = {};
+  const lister = new OpenAI({ apiKey: realtime.secret, baseURL: `${front.url}/ai/v1`, maxRetries: 0 });
+  for await (const m of lister.models.list()) {
+    availability[m.id] = (m as unknown as { availability: unknown }).availability;
+  }
+  assert.equal(availability.Alpha, { status: 'available' });
+  assert.equal(availability.beta, {
+    status: 'denied',
+    code: 'modality_blocked',
+    message:
+      "Real-time access to 'beta' is blocked by a routing rule. Please contact your administrator to request access.",
+  });
   const denied = new OpenAI({ apiKey: 'sk-unknown', baseURL: `${front.url}/ai/v1`, maxRetries: 0 });
   try {
     await denied.models.list();

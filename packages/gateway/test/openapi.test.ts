@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import SwaggerParser from '@apidevtools/swagger-parser';
-import { apiKeys, type Database, hashSecret } from '@control-layer/db';
+import { apiKeys, createApiKey, type Database, hashSecret } from '@control-layer/db';
 import { createTestDatabase, type DenialWorldKeys, type TestDatabase } from '@control-layer/db/testing';
 import { ERROR_CODES } from '@control-layer/enrichment';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -33,6 +33,8 @@ const test = suite('the OpenAPI document');
 let dereferenced: Json;
 let t: TestDatabase;
 let keys: DenialWorldKeys;
+/** A key of the working key's owner whose expiry has passed. */
+let expired: string;
 const closers: (() => Promise<void>)[] = [];
 const gateways: Record<'main' | 'unreachable' | 'silent', string> = { main: '', unreachable: '', silent: '' };
 
@@ -40,6 +42,17 @@ test.before(async () => {
   dereferenced = (await SwaggerParser.validate(structuredClone(shipped) as never)) as unknown as Json;
   t = await createTestDatabase();
   ({ keys } = await seedWorld(t.db));
+  const [owner] = await t.db
+    .select({ userId: apiKeys.userId })
+    .from(apiKeys)
+    .where(eq(apiKeys.secretHash, hashSecret(keys.working)));
+  ({ secret: expired } = await createApiKey(t.db, {
+    userId: owner?.userId ?? '',
+    createdBy: owner?.userId ?? '',
+    name: 'nightly',
+    purpose: 'realtime',
+    expiresAt: new Date('2026-02-03T04:05:06Z'),
+  }));
   // The router refuses everything with a bare 403, for the middleware to explain.
   const router: Listening = await serve((_req, res) => {
     res.writeHead(403, { 'content-type': 'text/plain' }).end('Forbidden');
@@ -158,7 +171,7 @@ interface ErrorCase {
   dialect: Dialect;
   /** Which gateway answers: the one before a refusing router, an unreachable one, a silent one. */
   gateway?: keyof typeof gateways;
-  key?: keyof DenialWorldKeys | 'unknown';
+  key?: keyof DenialWorldKeys | 'unknown' | 'expired';
   /** How the key is sent. @default 'authorization' (Bearer) */
   keyHeader?: 'authorization' | 'x-api-key';
   path?: string;
@@ -184,25 +197,69 @@ async function rollCapWindow(db: Database): Promise<void> {
   );
 }
 
-// One line per case; an Anthropic case is the same line with `dialect: 'anthropic'`.
+// One line per case; an Anthropic case is the same line with `dialect: 'anthropic'`. The cap's two
+// cases run in this order: the window rolls over for the reset-pending ones.
+const MODELS_GET = { path: '/ai/v1/models', method: 'get' } as const;
 const CASES: ErrorCase[] = [
+  { code: 'api_key_expired', dialect: 'openai', key: 'expired' },
+  { code: 'api_key_expired', dialect: 'anthropic', key: 'expired' },
+  { code: 'api_key_expired', dialect: 'anthropic', key: 'expired', keyHeader: 'x-api-key' },
   { code: 'non_inference_key', dialect: 'openai', key: 'platform' },
+  { code: 'non_inference_key', dialect: 'anthropic', key: 'platform' },
+  { code: 'non_inference_key', dialect: 'anthropic', key: 'platform', keyHeader: 'x-api-key' },
   { code: 'model_access_denied', dialect: 'openai', key: 'outsider' },
+  { code: 'model_access_denied', dialect: 'anthropic', key: 'outsider', keyHeader: 'x-api-key' },
+  { code: 'model_access_denied', dialect: 'anthropic', key: 'outsider', path: '/ai/v1/responses' },
   { code: 'modality_blocked', dialect: 'openai', key: 'batch' },
+  { code: 'modality_blocked', dialect: 'openai', key: 'batch', keyHeader: 'x-api-key', path: '/ai/v1/responses' },
+  { code: 'modality_blocked', dialect: 'anthropic', key: 'batch', keyHeader: 'x-api-key' },
   { code: 'insufficient_credits', dialect: 'openai', key: 'broke' },
+  { code: 'insufficient_credits', dialect: 'anthropic', key: 'broke', keyHeader: 'x-api-key' },
   { code: 'spend_cap_exceeded', dialect: 'openai', key: 'capped' },
+  { code: 'spend_cap_exceeded', dialect: 'anthropic', key: 'capped', keyHeader: 'x-api-key' },
   { code: 'spend_cap_reset_pending', dialect: 'openai', key: 'capped', prepare: rollCapWindow },
+  {
+    code: 'spend_cap_reset_pending',
+    dialect: 'anthropic',
+    key: 'capped',
+    keyHeader: 'x-api-key',
+    prepare: rollCapWindow,
+  },
   { code: 'request_too_large', dialect: 'openai', key: 'working', body: 'x'.repeat(8192) },
+  { code: 'request_too_large', dialect: 'anthropic', key: 'working', keyHeader: 'x-api-key', body: 'x'.repeat(8192) },
   { code: 'upstream_unavailable', dialect: 'openai', key: 'working', gateway: 'unreachable' },
+  {
+    code: 'upstream_unavailable',
+    dialect: 'anthropic',
+    key: 'working',
+    keyHeader: 'x-api-key',
+    gateway: 'unreachable',
+  },
   { code: 'upstream_timeout', dialect: 'openai', key: 'working', gateway: 'silent' },
+  { code: 'upstream_timeout', dialect: 'anthropic', key: 'working', keyHeader: 'x-api-key', gateway: 'silent' },
   { code: 'not_found', dialect: 'openai', path: '/ai/v1/%2e%2e/admin', documentedAs: '/ai/v1/chat/completions' },
-  { code: 'missing_authorization', dialect: 'openai', path: '/ai/v1/models', method: 'get' },
-  { code: 'invalid_api_key', dialect: 'openai', key: 'unknown', path: '/ai/v1/models', method: 'get' },
-  { code: 'invalid_api_key', dialect: 'openai', key: 'platform', path: '/ai/v1/models', method: 'get' },
+  { code: 'not_found', dialect: 'anthropic', path: '/ai/v1/%2e%2e/admin', documentedAs: '/ai/v1/messages' },
+  { code: 'missing_authorization', dialect: 'openai', ...MODELS_GET },
+  { code: 'missing_authorization', dialect: 'anthropic', ...MODELS_GET },
+  { code: 'invalid_api_key', dialect: 'openai', key: 'unknown', ...MODELS_GET },
+  { code: 'invalid_api_key', dialect: 'openai', key: 'platform', ...MODELS_GET },
+  { code: 'invalid_api_key', dialect: 'anthropic', key: 'unknown', ...MODELS_GET },
+  { code: 'invalid_api_key', dialect: 'anthropic', key: 'unknown', keyHeader: 'x-api-key', ...MODELS_GET },
+  { code: 'invalid_api_key', dialect: 'anthropic', key: 'platform', keyHeader: 'x-api-key', ...MODELS_GET },
+  { code: 'api_key_expired', dialect: 'openai', key: 'expired', ...MODELS_GET },
+  { code: 'api_key_expired', dialect: 'anthropic', key: 'expired', keyHeader: 'x-api-key', ...MODELS_GET },
   {
     code: 'invalid_query_parameter',
     dialect: 'openai',
     key: 'working',
+    path: '/ai/v1/models?available_for_realtime=maybe',
+    method: 'get',
+  },
+  {
+    code: 'invalid_query_parameter',
+    dialect: 'anthropic',
+    key: 'working',
+    keyHeader: 'x-api-key',
     path: '/ai/v1/models?available_for_realtime=maybe',
     method: 'get',
   },
@@ -211,10 +268,11 @@ const CASES: ErrorCase[] = [
 for (const c of CASES) {
   const method = c.method ?? 'post';
   const path = c.path ?? (c.dialect === 'anthropic' ? '/ai/v1/messages' : '/ai/v1/chat/completions');
-  test(`${c.dialect} ${c.code} (${method.toUpperCase()} ${path}) validates against the document`, async () => {
+  const via = c.keyHeader === 'x-api-key' ? ', key in x-api-key' : '';
+  test(`${c.dialect} ${c.code} (${method.toUpperCase()} ${path}${via}) validates against the document`, async () => {
     await c.prepare?.(t.db);
     const headers: Record<string, string> = { 'content-type': 'application/json' };
-    const secret = c.key === 'unknown' ? 'sk-unknown-0000' : c.key && keys[c.key];
+    const secret = c.key === 'unknown' ? 'sk-unknown-0000' : c.key === 'expired' ? expired : c.key && keys[c.key];
     if (secret && c.keyHeader === 'x-api-key') headers['x-api-key'] = secret;
     else if (secret) headers.authorization = `Bearer ${secret}`;
     if (c.dialect === 'anthropic') headers['anthropic-version'] = '2023-06-01';
@@ -227,18 +285,28 @@ for (const c of CASES) {
     const body = await assertDocumented(response, documentedPath, method, c.code);
     const error = body.error as Json;
     assert.is(error.code, c.code, JSON.stringify(body));
+    assert.is(body.type === 'error', c.dialect === 'anthropic', `${c.code}: the ${c.dialect} envelope`);
   });
 }
 
-test('a model list validates against the document (OpenAI shape)', async () => {
-  const response = await fetch(`${gateways.main}/ai/v1/models`, {
-    headers: { authorization: `Bearer ${keys.working}` },
+for (const dialect of ['openai', 'anthropic'] as const) {
+  test(`a model list validates against the document (${dialect} shape), each entry with its availability`, async () => {
+    const spec = documented('/ai/v1/models', 'get', 200);
+    const schema = ((spec.content as Json)['application/json'] as Json).schema as Json;
+    const shape = (dereferenced.components as { schemas: Json }).schemas as Json;
+    const own = shape[dialect === 'openai' ? 'OpenAIModelList' : 'AnthropicModelList'] as Json;
+    // Available to one key, denied (with the denial's code and message) to another.
+    for (const key of [keys.working, keys.broke, keys.batch]) {
+      const response = await fetch(`${gateways.main}/ai/v1/models`, {
+        headers: { 'x-api-key': key, ...(dialect === 'anthropic' && { 'anthropic-version': '2023-06-01' }) },
+      });
+      assert.is(response.status, 200);
+      const body = (await response.json()) as { data: { availability?: { status: string } }[] };
+      assert.ok(ajv.validate(schema, body), ajv.errorsText(ajv.errors));
+      assert.ok(ajv.validate(own, body), `${dialect}: ${ajv.errorsText(ajv.errors)}`);
+      assert.ok(body.data.length > 0 && body.data.every((entry) => entry.availability), JSON.stringify(body));
+    }
   });
-  assert.is(response.status, 200);
-  const spec = documented('/ai/v1/models', 'get', 200);
-  const body = await response.json();
-  const schema = ((spec.content as Json)['application/json'] as Json).schema as Json;
-  assert.ok(ajv.validate(schema, body), ajv.errorsText(ajv.errors));
-});
+}
 
 test.run();
