@@ -1,4 +1,4 @@
-import { Decimal } from 'decimal.js';
+import { Decimal } from '@control-layer/db';
 import { CliError } from './cli-error.ts';
 
 /**

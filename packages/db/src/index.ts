@@ -13,6 +13,7 @@ export {
   SourceIdConflictError,
   UnknownApiKeyError,
 } from './errors.ts';
+export { Decimal, MONEY_PRECISION } from './money.ts';
 export type { TrafficRuleInput } from './queries/access.ts';
 export * from './queries/access.ts';
 export { isPossibleAlias, isStorableText, MAX_ALIAS_BYTES } from './queries/access-sql.ts';
@@ -25,7 +26,7 @@ export type { DenialFacts, ExplainDenialOptions, SpendCapFacts } from './queries
 export * from './queries/explain-denial.ts';
 export * from './queries/feature-flags.ts';
 export * from './queries/groups.ts';
-export type { LedgerCheck, LedgerDrift, LedgerRebuild } from './queries/ledger-integrity.ts';
+export type { LedgerCheck, LedgerDrift, LedgerRebuild, SpendDrift } from './queries/ledger-integrity.ts';
 export { checkLedger, rebuildCheckpoints } from './queries/ledger-integrity.ts';
 export type { ListedModel, ListModelsOptions } from './queries/model-list.ts';
 export * from './queries/model-list.ts';

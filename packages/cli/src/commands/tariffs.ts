@@ -1,6 +1,5 @@
-import { API_KEY_PURPOSES, type ApiKeyPurpose, endModelTariff, setModelTariff } from '@control-layer/db';
+import { API_KEY_PURPOSES, type ApiKeyPurpose, Decimal, endModelTariff, setModelTariff } from '@control-layer/db';
 import { type Command, Option } from 'commander';
-import { Decimal } from 'decimal.js';
 import { CliError } from '../cli-error.ts';
 import { execute } from '../execute.ts';
 import { requireModel } from '../lookup.ts';

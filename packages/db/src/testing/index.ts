@@ -1,3 +1,4 @@
+export { bypassLedgerGuard, startSpendWindowAt } from './bypass-guard.ts';
 export type { DenialWorldKeys } from './fixtures.ts';
 export * from './fixtures.ts';
 export type { NotificationListener } from './notifications.ts';
