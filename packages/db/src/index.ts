@@ -1,3 +1,4 @@
+export { APP_ROLE, APP_ROLE_GRANTS, appRoleGrants } from './app-role.ts';
 export type { DataDirLock } from './data-dir-lock.ts';
 export { DatabaseLockedError, LOCK_FILE, lockDataDir } from './data-dir-lock.ts';
 export type { Database, MigrationResult, OpenDatabaseOptions, OpenedDatabase, Schema } from './database.ts';

@@ -1,3 +1,5 @@
+export type { AppRoleDatabase } from './app-role.ts';
+export { createAppRoleDatabase } from './app-role.ts';
 export { bypassLedgerGuard, startSpendWindowAt } from './bypass-guard.ts';
 export type { DenialWorldKeys } from './fixtures.ts';
 export * from './fixtures.ts';
