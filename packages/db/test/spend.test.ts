@@ -26,6 +26,7 @@ import {
   createTestApiKey,
   createTestUser,
   rejection,
+  sqlState,
   startSpendWindowAt,
   withTestDatabase,
 } from '../src/testing/index.ts';
@@ -203,6 +204,26 @@ test('start a one-off window at the cap, and keep the total after the cap is rem
     await db.execute(sql`update api_keys set spend_limit = null where id = ${root.id}`);
     await usage(db, root.id, '5');
     assert.equal(await checkpoint(db, root.id).then(({ total, window }) => [total, window]), ['8', '2']);
+  }));
+
+test('refuse a row dated beyond the clock skew, writing nothing, and keep counting today after one within it', () =>
+  withTestDatabase(async (db) => {
+    const { user, root } = await cappedScope(db, '10', 'daily');
+    await usage(db, root.id, '1');
+    // The $10 daily cap that let $28 through: one cent dated tomorrow.
+    const refused = await rejection(() => usage(db, root.id, '0.01', new Date(Date.now() + 86_400_000)));
+    assert.is(sqlState(refused), '23514');
+    assert.match(String((refused as Error).cause ?? refused), /more than 00:05:00 ahead of the database clock/);
+    assert.is((await getUserBalance(db, user.id)).toFixed(), '999');
+    assert.equal(await checkpoint(db, root.id).then(({ total, window }) => [total, window]), ['1', '1']);
+    await usage(db, root.id, '2', new Date(Date.now() + 4 * 60_000));
+    for (let i = 0; i < 3; i += 1) await usage(db, root.id, '9');
+    assert.equal(await checkpoint(db, root.id).then(({ total, window }) => [total, window]), ['30', '30']);
+    // A reset dated ahead within the skew starts the window at the clock, not after it.
+    await resetApiKeySpendWindow(db, root.id, new Date(Date.now() + 4 * 60_000));
+    const reset = await checkpoint(db, root.id);
+    assert.ok(reset.startedAt.getTime() <= Date.now() + 1000, reset.startedAt.toISOString());
+    assert.is(reset.window, '2', 'the row dated 4 minutes ahead is in the new window');
   }));
 
 test('answer the window functions for an instant given explicitly', () =>
