@@ -26,3 +26,19 @@ export async function startSpendWindowAt(db: Database, rootKeyId: string, at: Da
         where api_key_id = ${rootKeyId}::uuid`,
   );
 }
+
+/**
+ * Move a cap scope back in time by `interval` (e.g. '1 day') behind the guard: its usage rows'
+ * dates and its window's start alike, as if all of it had happened that much earlier. How a test
+ * reaches "the window rolled at midnight" without waiting for midnight.
+ */
+export async function shiftSpendBack(db: Database, rootKeyId: string, interval: string): Promise<void> {
+  await bypassLedgerGuard(
+    db,
+    sql`update credits_transactions t set created_at = t.created_at - ${interval}::interval
+        from api_keys k
+        where k.id = t.api_key_id and (k.id = ${rootKeyId}::uuid or k.parent_api_key_id = ${rootKeyId}::uuid)`,
+    sql`update api_key_spend_checkpoints set window_started_at = window_started_at - ${interval}::interval
+        where api_key_id = ${rootKeyId}::uuid`,
+  );
+}
