@@ -156,15 +156,21 @@ BEGIN
     -- A stable order, so two statements lock checkpoints in the same order (no deadlock).
     ORDER BY root.id
   LOOP
-    INSERT INTO public.api_key_spend_checkpoints (api_key_id, total_spend, window_spend, window_started_at, updated_at)
-    VALUES (s.root_id, 0, 0, CASE WHEN s.spend_limit IS NULL THEN now() ELSE '-infinity' END, now())
-    ON CONFLICT (api_key_id) DO NOTHING;
-    SELECT * INTO c FROM public.api_key_spend_checkpoints WHERE api_key_id = s.root_id FOR UPDATE;
+    -- Uncapped: the total only, in one statement (the request path of most keys).
     IF s.spend_limit IS NULL THEN
-      UPDATE public.api_key_spend_checkpoints
-      SET total_spend = c.total_spend + s.total_delta, updated_at = now()
-      WHERE api_key_id = s.root_id;
+      INSERT INTO public.api_key_spend_checkpoints AS cp (api_key_id, total_spend, window_spend, window_started_at, updated_at)
+      VALUES (s.root_id, s.total_delta, 0, now(), now())
+      ON CONFLICT (api_key_id) DO UPDATE
+        SET total_spend = cp.total_spend + EXCLUDED.total_spend, updated_at = EXCLUDED.updated_at;
       CONTINUE;
+    END IF;
+    -- Capped: lock the checkpoint first, so a roll's ledger read below sees every committed row.
+    SELECT * INTO c FROM public.api_key_spend_checkpoints WHERE api_key_id = s.root_id FOR UPDATE;
+    IF NOT FOUND THEN
+      INSERT INTO public.api_key_spend_checkpoints (api_key_id, total_spend, window_spend, window_started_at, updated_at)
+      VALUES (s.root_id, 0, 0, '-infinity', now())
+      ON CONFLICT (api_key_id) DO NOTHING;
+      SELECT * INTO c FROM public.api_key_spend_checkpoints WHERE api_key_id = s.root_id FOR UPDATE;
     END IF;
     next_start := GREATEST(c.window_started_at, s.newest_start);
     IF next_start > c.window_started_at THEN
