@@ -70,7 +70,7 @@ export async function setApiKeySpendCap(db: Database, keyId: string, input: Spen
   });
 }
 
-/** Uncap a key's scope. Its checkpoint stays (spend is no longer folded into it). False if already uncapped. */
+/** Uncap a key's scope. Its checkpoint stays: the lifetime total keeps counting, the window is no longer kept. False if already uncapped. */
 export async function removeApiKeySpendCap(db: Database, keyId: string): Promise<boolean> {
   return db.transaction(async (tx) => {
     const key = await liveKey(tx, keyId);
