@@ -3,6 +3,8 @@
  * money with, the values read back from the database, and the differences checkLedger reports.
  */
 import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Decimal as DecimalJs } from 'decimal.js';
 import { sql } from 'drizzle-orm';
 import { suite } from 'uvu';
@@ -71,5 +73,26 @@ test('read money back from the database as exact Decimals, and report drift at t
     assert.is(drift.get(poor.id), '12345678900.500000000000001');
     assert.is(drift.get(rich.id), '199999999999999999999999.999999999999998');
   }));
+
+test('make every money value in the packages with the exact Decimal, never decimal.js directly', () => {
+  const root = path.resolve(import.meta.dirname, '../../..');
+  const sources = ['packages', 'bench'].flatMap((dir) =>
+    readdirSync(path.join(root, dir), { recursive: true, encoding: 'utf8' })
+      .map((file) => path.join(dir, file))
+      .filter(
+        (file) => /\.ts$/.test(file) && !file.includes('node_modules') && !file.includes(`${path.sep}dist${path.sep}`),
+      )
+      .filter(
+        (file) =>
+          !file.includes(`${path.sep}test${path.sep}`) && file !== path.join('packages', 'db', 'src', 'money.ts'),
+      ),
+  );
+  assert.ok(sources.length > 20, 'sources found');
+  // A type-only import is fine: only a constructor decides the precision.
+  const offenders = sources.filter((file) =>
+    /^import \{[^}]*\bDecimal\b[^}]*\} from 'decimal\.js'/m.test(readFileSync(path.join(root, file), 'utf8')),
+  );
+  assert.equal(offenders, [], 'import { Decimal } from @control-layer/db (its money.ts) instead');
+});
 
 test.run();
