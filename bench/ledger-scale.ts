@@ -8,8 +8,7 @@
  * Usage: node --import tsx bench/ledger-scale.ts [--quick]
  */
 import { randomUUID } from 'node:crypto';
-import { createTransaction, type Database, explainDenial, getUserBalance } from '@control-layer/db';
-import { Decimal } from 'decimal.js';
+import { createTransaction, type Database, Decimal, explainDenial, getUserBalance } from '@control-layer/db';
 import { sql } from 'drizzle-orm';
 import { createTestApiKey, createTestUser } from '../packages/db/src/testing/index.ts';
 import { startBenchDatabase } from './lib/database.ts';

@@ -1,5 +1,5 @@
+import { Decimal } from '@control-layer/db';
 import { formatBalance } from '@control-layer/enrichment';
-import { Decimal } from 'decimal.js';
 import { CliError } from './cli-error.ts';
 
 /**

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Decimal } from 'decimal.js';
 import { sql } from 'drizzle-orm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   createTransaction,
+  Decimal,
   getUserBalance,
   rowsOf,
   signedAmount,

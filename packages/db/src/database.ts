@@ -212,6 +212,10 @@ export async function migrate(db: Database, migrationsFolder = MIGRATIONS_FOLDER
   const migrations = readMigrationFiles({ migrationsFolder });
   return db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(${MIGRATION_LOCK})`);
+    // Up to date: touch nothing, so a role without CREATE rights (the application's, see the
+    // README) can start; `create schema if not exists` checks that right even when it exists.
+    const recorded = await recordedMigrations(tx);
+    if (recorded > 0 && recorded >= migrations.length) return { applied: 0, total: recorded };
     await tx.execute(sql`create schema if not exists drizzle`);
     await tx.execute(
       sql`create table if not exists drizzle.__drizzle_migrations (id serial primary key, hash text not null, created_at bigint)`,

@@ -1,3 +1,4 @@
+export { APP_ROLE, APP_ROLE_GRANTS, appRoleGrants } from './app-role.ts';
 export type { DataDirLock, LockOptions, StaleLock, StaleReason } from './data-dir-lock.ts';
 export { DatabaseLockedError, LOCK_FILE, lockDataDir, STALE_REASONS } from './data-dir-lock.ts';
 export type { Database, MigrationResult, OpenDatabaseOptions, OpenedDatabase, Schema } from './database.ts';
@@ -21,6 +22,7 @@ export {
   SourceIdConflictError,
   UnknownApiKeyError,
 } from './errors.ts';
+export { Decimal, MONEY_PRECISION } from './money.ts';
 export type { TrafficRuleInput } from './queries/access.ts';
 export * from './queries/access.ts';
 export { isPossibleAlias, isStorableText, MAX_ALIAS_BYTES } from './queries/access-sql.ts';
@@ -38,7 +40,7 @@ export type { GroupListing, GroupMember } from './queries/groups.ts';
 export * from './queries/groups.ts';
 export type { KeyExpiry, KeyExpiryChange } from './queries/key-expiry.ts';
 export * from './queries/key-expiry.ts';
-export type { LedgerCheck, LedgerDrift, LedgerRebuild } from './queries/ledger-integrity.ts';
+export type { LedgerCheck, LedgerDrift, LedgerRebuild, SpendDrift } from './queries/ledger-integrity.ts';
 export { checkLedger, rebuildCheckpoints } from './queries/ledger-integrity.ts';
 export type { ListedModel, ListModelsOptions, ModelListing } from './queries/model-list.ts';
 export * from './queries/model-list.ts';

@@ -31,6 +31,7 @@ import {
   createTestUser,
   listenNotifications,
   rejection,
+  sqlState,
   withTestDatabase,
 } from '../src/testing/index.ts';
 
@@ -61,10 +62,10 @@ test('start a fresh window for a new cap, an interval change or a reset, and kee
     assert.ok(await removeApiKeySpendCap(db, key.id));
     assert.not.ok(await removeApiKeySpendCap(db, key.id));
     await spend('100');
-    assert.equal(await state(), ['8', '1'], 'the checkpoint stays, and nothing folds into it uncapped');
+    assert.equal(await state(), ['108', '1'], 'the checkpoint stays; uncapped, only the total grows');
   }));
 
-test('reset a window at a given instant and tell the router to readmit the key', () =>
+test('reset a window at a given instant, only forward, and tell the router to readmit the key', () =>
   withTestDatabase(async (db, t) => {
     const user = await createTestUser(db);
     const { key } = await createTestApiKey(db, user.id);
@@ -77,17 +78,27 @@ test('reset a window at a given instant and tell the router to readmit the key',
       parentApiKeyId: key.id,
     });
     await setApiKeySpendCap(db, key.id, { limit: new Decimal(1), interval: 'monthly' });
+    const cappedAt = (await getSpendCheckpoint(db, key.id))?.windowStartedAt;
     await recordUsage(db, { apiKeyId: child.key.id, amount: new Decimal(2), sourceId: 'u' });
+    // Earlier than the window's start: the start stays, and so does the spend in it.
+    await resetApiKeySpendWindow(db, child.key.id, new Date('2020-03-01T00:00:00Z'));
+    let row = await getSpendCheckpoint(db, key.id);
+    assert.equal([row?.windowSpend.toFixed(), row?.windowStartedAt.toISOString()], ['2', cappedAt?.toISOString()]);
     const listener = await listenNotifications(t.url, 'auth_config_changed');
+    const resetAt = new Date();
     try {
-      await resetApiKeySpendWindow(db, child.key.id, new Date('2027-03-01T00:00:00Z'));
+      await resetApiKeySpendWindow(db, child.key.id, resetAt);
       assert.match(await listener.waitFor('api_key_spend_cap_rearm:'), /^api_key_spend_cap_rearm:\d{16}$/);
     } finally {
       await listener.close();
     }
-    const row = await getSpendCheckpoint(db, key.id);
+    row = await getSpendCheckpoint(db, key.id);
     assert.equal([row?.totalSpend.toFixed(), row?.windowSpend.toFixed()], ['2', '0']);
-    assert.is(row?.windowStartedAt.toISOString(), '2027-03-01T00:00:00.000Z');
+    assert.is(row?.windowStartedAt.toISOString(), resetAt.toISOString());
+    assert.is(
+      sqlState(await rejection(() => resetApiKeySpendWindow(db, key.id, new Date(Date.now() + 3_600_000)))),
+      '23514',
+    );
   }));
 
 test('refuse unknown, deleted and child keys and impossible caps with typed errors', () =>

@@ -36,7 +36,14 @@ async function bypassGuard(db: Database, statement: SQL): Promise<void> {
 test('report no drift when every checkpoint equals its ledger sum', () =>
   withTestDatabase(async (db) => {
     const empty = await checkLedger(db);
-    assert.equal(empty, { ok: true, usersChecked: 0, drift: [], ledgerSeq: null });
+    assert.equal(empty, {
+      ok: true,
+      usersChecked: 0,
+      drift: [],
+      scopesChecked: 0,
+      spendDrift: [],
+      ledgerSeq: null,
+    });
     const [a, b] = [await createTestUser(db), await createTestUser(db)];
     await credit(db, a.id, 'purchase', '10.5');
     await credit(db, b.id, 'admin_grant', '1');

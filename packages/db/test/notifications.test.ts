@@ -109,7 +109,11 @@ test('tell about api_keys only when rows come or go or a column the router reads
         db.execute(sql`update api_keys set ${set} where id = ${keyId}`);
       assert.equal(await tablesNotified(db, listener, update(sql`name = 'renamed', last_used = now()`)), []);
       assert.equal(await tablesNotified(db, listener, update(sql`description = 'd'`)), []);
-      assert.equal(await tablesNotified(db, listener, update(sql`spend_limit = 5`)), ['api_keys']);
+      // A new cap also starts its window, which re-arms the key (the restart's own payload).
+      assert.equal(await tablesNotified(db, listener, update(sql`spend_limit = 5`)), [
+        'api_key_spend_cap_rearm',
+        'api_keys',
+      ]);
       assert.equal(await tablesNotified(db, listener, update(sql`purpose = 'batch'`)), ['api_keys']);
       assert.equal(await tablesNotified(db, listener, update(sql`expires_at = now() + interval '1 day'`)), [
         'api_keys',

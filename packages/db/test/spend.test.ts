@@ -1,16 +1,17 @@
 /*
  * Spend recording: usage folds into the cap scope's checkpoint in the statement that inserts the
  * ledger row, exactly, under concurrency, and rolls its window at calendar boundaries (the
- * timestamps are given, never waited for).
+ * timestamps are given, never waited for: windows in the past, started there behind the guard).
  */
 import { randomUUID } from 'node:crypto';
-import { Decimal } from 'decimal.js';
+
 import { sql } from 'drizzle-orm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   createApiKey,
   type Database,
+  Decimal,
   getSpendCheckpoint,
   getUserBalance,
   recordUsage,
@@ -20,7 +21,15 @@ import {
   setApiKeySpendCap,
   UnknownApiKeyError,
 } from '../src/index.ts';
-import { addTestCredits, createTestApiKey, createTestUser, rejection, withTestDatabase } from '../src/testing/index.ts';
+import {
+  addTestCredits,
+  createTestApiKey,
+  createTestUser,
+  rejection,
+  sqlState,
+  startSpendWindowAt,
+  withTestDatabase,
+} from '../src/testing/index.ts';
 
 const test = suite('spend');
 
@@ -41,8 +50,24 @@ async function cappedScope(db: Database, limit = '100', interval: SpendLimitInte
   return { user, root: root.key, child: child.key };
 }
 
-const usage = (db: Database, apiKeyId: string, amount: string, at?: string) =>
-  recordUsage(db, { apiKeyId, amount: new Decimal(amount), sourceId: randomUUID(), ...(at && { at: new Date(at) }) });
+const usage = (db: Database, apiKeyId: string, amount: string, when?: string | Date) =>
+  recordUsage(db, {
+    apiKeyId,
+    amount: new Decimal(amount),
+    sourceId: randomUUID(),
+    ...(when && { at: new Date(when) }),
+  });
+
+/** UTC midnight `days` days from today's: windows are tested in the past, where the clock allows them. */
+function utcMidnight(days: number): Date {
+  const now = new Date();
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + days));
+}
+
+/** `day` at a UTC wall-clock time, plus `extraMs`. */
+function at(day: Date, time: string, extraMs = 0): Date {
+  return new Date(Date.parse(`${day.toISOString().slice(0, 10)}T${time}Z`) + extraMs);
+}
 
 async function checkpoint(db: Database, rootId: string) {
   const row = await getSpendCheckpoint(db, rootId);
@@ -63,7 +88,7 @@ test('fold usage into the capped scope and the balance in the statement that rec
     assert.is(await getSpendCheckpoint(db, child.id), null, 'a child has no checkpoint of its own');
   }));
 
-test('fold a plain SQL insert too, but only usage rows of capped scopes and never the system user', () =>
+test('fold a plain SQL insert too: every keyed usage row into its total, capped scopes into their window, never the system user', () =>
   withTestDatabase(async (db) => {
     const { user, root } = await cappedScope(db);
     const uncapped = await createTestApiKey(db, user.id, 'realtime');
@@ -82,7 +107,7 @@ test('fold a plain SQL insert too, but only usage rows of capped scopes and neve
              (${SYSTEM_USER_ID}, 'usage', 6, 'sql-5', ${system.key.id})`);
     const { total, window } = await checkpoint(db, root.id);
     assert.equal({ total, window }, { total: '2', window: '2' });
-    assert.is(await getSpendCheckpoint(db, uncapped.key.id), null);
+    assert.is((await checkpoint(db, uncapped.key.id)).total, '4');
     assert.is((await checkpoint(db, system.key.id)).total, '0');
   }));
 
@@ -116,59 +141,89 @@ test('lose no update with concurrent writers on the root and the child of one sc
 test('roll a daily window at the first usage at or after UTC midnight, exactly at the boundary', () =>
   withTestDatabase(async (db) => {
     const { root, child } = await cappedScope(db, '10', 'daily');
-    await resetApiKeySpendWindow(db, root.id, new Date('2026-11-27T08:00:00Z'));
-    await usage(db, root.id, '4', '2026-11-27T12:00:00Z');
-    await usage(db, child.id, '5', '2026-11-27T23:59:59.999999Z');
+    const day = utcMidnight(-5);
+    await startSpendWindowAt(db, root.id, at(day, '08:00'));
+    await usage(db, root.id, '4', at(day, '12:00'));
+    await usage(db, child.id, '5', at(day, '23:59:59.999'));
+    // Before the window's start (a reset at 08:00): the total only.
+    await usage(db, child.id, '1', at(day, '07:00'));
     assert.is((await checkpoint(db, root.id)).window, '9');
-    await usage(db, child.id, '2', '2026-11-28T00:00:00Z');
+    const next = utcMidnight(-4);
+    await usage(db, child.id, '2', at(next, '00:00'));
     let state = await checkpoint(db, root.id);
-    assert.equal([state.total, state.window], ['11', '2']);
-    assert.is(state.startedAt.toISOString(), '2026-11-28T00:00:00.000Z');
+    assert.equal([state.total, state.window], ['12', '2']);
+    assert.is(state.startedAt.toISOString(), next.toISOString());
     // A late row of the old window counts toward the total only.
-    await usage(db, root.id, '7', '2026-11-27T23:00:00Z');
+    await usage(db, root.id, '7', at(day, '23:00'));
     state = await checkpoint(db, root.id);
-    assert.equal([state.total, state.window], ['18', '2']);
+    assert.equal([state.total, state.window], ['19', '2']);
   }));
 
 test('roll weekly windows on Monday and monthly ones on the 1st, whatever the session time zone', () =>
   withTestDatabase(async (db) => {
     await db.execute(sql`set timezone = 'Pacific/Kiritimati'`);
     const weekly = await cappedScope(db, '10', 'weekly');
-    await resetApiKeySpendWindow(db, weekly.root.id, new Date('2026-11-23T00:00:00Z')); // a Monday
-    await usage(db, weekly.root.id, '1', '2026-11-29T23:59:59.999999Z'); // Sunday
+    const today = utcMidnight(0);
+    const monday = utcMidnight(-((today.getUTCDay() + 6) % 7) - 14);
+    await startSpendWindowAt(db, weekly.root.id, monday);
+    await usage(db, weekly.root.id, '1', at(monday, '00:00', 6 * 86_400_000 + 86_399_999)); // Sunday
     assert.is((await checkpoint(db, weekly.root.id)).window, '1');
-    await usage(db, weekly.root.id, '2', '2026-11-30T00:00:00Z'); // Monday
+    await usage(db, weekly.root.id, '2', at(monday, '00:00', 7 * 86_400_000)); // Monday
     assert.is((await checkpoint(db, weekly.root.id)).window, '2');
 
     const monthly = await cappedScope(db, '10', 'monthly');
-    await resetApiKeySpendWindow(db, monthly.root.id, new Date('2027-01-01T00:00:00Z'));
-    await usage(db, monthly.root.id, '3', '2027-01-31T23:59:59.999999Z');
-    await usage(db, monthly.root.id, '4', '2027-02-01T00:00:00Z');
+    const first = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth() - 2, 1));
+    const nextFirst = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth() - 1, 1));
+    await startSpendWindowAt(db, monthly.root.id, first);
+    await usage(db, monthly.root.id, '3', new Date(nextFirst.getTime() - 1));
+    await usage(db, monthly.root.id, '4', nextFirst);
     assert.is((await checkpoint(db, monthly.root.id)).window, '4');
   }));
 
 test('count only the newest window of a statement whose rows straddle a boundary', () =>
   withTestDatabase(async (db) => {
     const { user, root, child } = await cappedScope(db, '10', 'daily');
-    await resetApiKeySpendWindow(db, root.id, new Date('2026-11-27T00:00:00Z'));
+    const day = utcMidnight(-3);
+    const next = utcMidnight(-2);
+    await startSpendWindowAt(db, root.id, day);
     await db.execute(sql`insert into credits_transactions (user_id, transaction_type, amount, source_id, api_key_id, created_at)
-      values (${user.id}, 'usage', 1, 'b-1', ${root.id}, '2026-11-27T23:59:59Z'),
-             (${user.id}, 'usage', 2, 'b-2', ${child.id}, '2026-11-28T00:00:00Z'),
-             (${user.id}, 'usage', 3, 'b-3', ${root.id}, '2026-11-28T00:00:01Z')`);
+      values (${user.id}, 'usage', 1, 'b-1', ${root.id}, ${at(day, '23:59:59').toISOString()}),
+             (${user.id}, 'usage', 2, 'b-2', ${child.id}, ${next.toISOString()}),
+             (${user.id}, 'usage', 3, 'b-3', ${root.id}, ${at(next, '00:00:01').toISOString()})`);
     const state = await checkpoint(db, root.id);
     assert.equal([state.total, state.window], ['6', '5']);
-    assert.is(state.startedAt.toISOString(), '2026-11-28T00:00:00.000Z');
+    assert.is(state.startedAt.toISOString(), next.toISOString());
   }));
 
-test('keep a one-off window forever, and stop folding once the cap is removed', () =>
+test('start a one-off window at the cap, and keep the total after the cap is removed', () =>
   withTestDatabase(async (db) => {
     const { root } = await cappedScope(db, '10', null);
     await usage(db, root.id, '1', '2020-01-01T00:00:00Z');
-    await usage(db, root.id, '2', '2030-06-15T00:00:00Z');
-    assert.is((await checkpoint(db, root.id)).window, '3');
+    await usage(db, root.id, '2');
+    assert.equal(await checkpoint(db, root.id).then(({ total, window }) => [total, window]), ['3', '2']);
     await db.execute(sql`update api_keys set spend_limit = null where id = ${root.id}`);
     await usage(db, root.id, '5');
-    assert.is((await checkpoint(db, root.id)).total, '3');
+    assert.equal(await checkpoint(db, root.id).then(({ total, window }) => [total, window]), ['8', '2']);
+  }));
+
+test('refuse a row dated beyond the clock skew, writing nothing, and keep counting today after one within it', () =>
+  withTestDatabase(async (db) => {
+    const { user, root } = await cappedScope(db, '10', 'daily');
+    await usage(db, root.id, '1');
+    // The $10 daily cap that let $28 through: one cent dated tomorrow.
+    const refused = await rejection(() => usage(db, root.id, '0.01', new Date(Date.now() + 86_400_000)));
+    assert.is(sqlState(refused), '23514');
+    assert.match(String((refused as Error).cause ?? refused), /more than 00:05:00 ahead of the database clock/);
+    assert.is((await getUserBalance(db, user.id)).toFixed(), '999');
+    assert.equal(await checkpoint(db, root.id).then(({ total, window }) => [total, window]), ['1', '1']);
+    await usage(db, root.id, '2', new Date(Date.now() + 4 * 60_000));
+    for (let i = 0; i < 3; i += 1) await usage(db, root.id, '9');
+    assert.equal(await checkpoint(db, root.id).then(({ total, window }) => [total, window]), ['30', '30']);
+    // A reset dated ahead within the skew starts the window at the clock, not after it.
+    await resetApiKeySpendWindow(db, root.id, new Date(Date.now() + 4 * 60_000));
+    const reset = await checkpoint(db, root.id);
+    assert.ok(reset.startedAt.getTime() <= Date.now() + 1000, reset.startedAt.toISOString());
+    assert.is(reset.window, '2', 'the row dated 4 minutes ahead is in the new window');
   }));
 
 test('answer the window functions for an instant given explicitly', () =>

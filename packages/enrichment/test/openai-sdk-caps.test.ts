@@ -5,9 +5,8 @@
  */
 import type { AddressInfo } from 'node:net';
 import { type Database, recordUsage, setApiKeySpendCap } from '@control-layer/db';
-import { listenNotifications, withTestDatabase } from '@control-layer/db/testing';
+import { listenNotifications, shiftSpendBack, withTestDatabase } from '@control-layer/db/testing';
 import { Decimal } from 'decimal.js';
-import { sql } from 'drizzle-orm';
 import OpenAI, { APIError, PermissionDeniedError } from 'openai';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -101,7 +100,7 @@ test('retries a cap window reset after retry-after, and lands once the router is
     await setApiKeySpendCap(db, capped.key.id, { limit: new Decimal(1), interval: 'daily' });
     await recordUsage(db, { apiKeyId: capped.key.id, amount: new Decimal(2), sourceId: 'u' });
     // The window rolled at midnight; the router still holds the key set from before.
-    await db.execute(sql`update api_key_spend_checkpoints set window_started_at = now() - interval '1 day'`);
+    await shiftSpendBack(db, capped.key.id, '1 day');
     const router = await routerApp(db);
     const listener = await listenNotifications(t.url, 'auth_config_changed');
     listener.waitFor('api_key_spend_cap_boundary:', 4000).then(

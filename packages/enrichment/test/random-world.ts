@@ -16,7 +16,7 @@ import {
   setUserFeatureFlag,
   softDeleteDeployedModel,
 } from '@control-layer/db';
-import { createTestEndpoint, createTestGroup, createTestUser } from '@control-layer/db/testing';
+import { bypassLedgerGuard, createTestEndpoint, createTestGroup, createTestUser } from '@control-layer/db/testing';
 import { Decimal } from 'decimal.js';
 import { sql } from 'drizzle-orm';
 
@@ -121,8 +121,12 @@ export async function buildWorld(db: Database, seed: number): Promise<World> {
       if (r.chance(0.8)) {
         const spend = r.pick(['0', '4.999999999999999', '5', '10', '11']);
         const age = r.pick(['0 seconds', '2 days', '9 days', '40 days']);
-        await db.execute(sql`insert into api_key_spend_checkpoints (api_key_id, total_spend, window_spend, window_started_at)
-          values (${key.id}, ${spend}, ${spend}, now() - ${age}::interval)`);
+        await bypassLedgerGuard(
+          db,
+          sql`update api_key_spend_checkpoints
+              set total_spend = ${spend}, window_spend = ${spend}, window_started_at = now() - ${age}::interval
+              where api_key_id = ${key.id}`,
+        );
       }
       if (r.chance(0.6)) {
         const child = await createApiKey(db, {

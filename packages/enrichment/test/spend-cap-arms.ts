@@ -7,6 +7,7 @@ import { addDeploymentToGroup, addUserToGroup, createTransaction, type Database 
 import {
   addTestCredits,
   addTestTariff,
+  bypassLedgerGuard,
   createTestApiKey,
   createTestEndpoint,
   createTestGroup,
@@ -35,8 +36,11 @@ export async function spendCapArms(db: Database, url: string): Promise<void> {
 
   // A $10 one-off cap with an exhausted window.
   await db.execute(sql`update api_keys set spend_limit = 10 where id = ${key.id}`);
-  await db.execute(sql`insert into api_key_spend_checkpoints (api_key_id, total_spend, window_spend)
-                       values (${key.id}, 10.5, 10.5)`);
+  // Only the ledger writes a checkpoint; a superuser plays the state instead of spending it.
+  await bypassLedgerGuard(
+    db,
+    sql`update api_key_spend_checkpoints set total_spend = 10.5, window_spend = 10.5 where api_key_id = ${key.id}`,
+  );
   const app = createApp({ db }, forbidding().downstream);
   const send = () =>
     request(app.callback())
@@ -67,9 +71,12 @@ export async function spendCapArms(db: Database, url: string): Promise<void> {
 
   // 3. A rolled window: a retriable 429 and one boundary notification to the router.
   await addTestCredits(db, user.id, '200.00');
-  await db.execute(sql`update api_keys set spend_limit_interval = 'daily' where id = ${key.id}`);
-  await db.execute(sql`update api_key_spend_checkpoints set window_started_at = now() - interval '2 days'
-                       where api_key_id = ${key.id}`);
+  // The cap became daily two days ago (no trigger: a new interval would restart the window now).
+  await bypassLedgerGuard(
+    db,
+    sql`update api_keys set spend_limit_interval = 'daily' where id = ${key.id}`,
+    sql`update api_key_spend_checkpoints set window_started_at = now() - interval '2 days' where api_key_id = ${key.id}`,
+  );
   const listener = await listenNotifications(url, 'auth_config_changed');
   try {
     response = await send();

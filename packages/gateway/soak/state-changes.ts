@@ -4,11 +4,11 @@ import {
   addUserToGroup,
   createTransaction,
   type Database,
+  Decimal,
   modelTrafficRules,
   setTrafficRule,
   userGroups,
 } from '@control-layer/db';
-import { Decimal } from 'decimal.js';
 import { and, eq } from 'drizzle-orm';
 
 /** What decides a verdict for the soak's keys: group membership, deny rules, balances. */

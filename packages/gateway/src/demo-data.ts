@@ -11,6 +11,7 @@ import {
   createTransaction,
   createUser,
   type Database,
+  Decimal,
   deployedModels,
   groups,
   hashSecret,
@@ -23,7 +24,6 @@ import {
   type TransactionType,
   users,
 } from '@control-layer/db';
-import { Decimal } from 'decimal.js';
 import { eq } from 'drizzle-orm';
 
 /** The paid model most demo requests name. */

@@ -1,5 +1,4 @@
-import { activeTariffFor, type Database, recordUsage } from '@control-layer/db';
-import { Decimal } from 'decimal.js';
+import { activeTariffFor, type Database, Decimal, recordUsage } from '@control-layer/db';
 
 export interface Usage {
   prompt_tokens: number;

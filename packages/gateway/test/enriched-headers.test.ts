@@ -3,7 +3,7 @@
  * `x-should-retry`, and none of the upstream's headers.
  */
 import { apiKeys, hashSecret } from '@control-layer/db';
-import { createTestDatabase } from '@control-layer/db/testing';
+import { bypassLedgerGuard, createTestDatabase } from '@control-layer/db/testing';
 import { eq, sql } from 'drizzle-orm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -84,8 +84,10 @@ test('keeps its own retry-after on a pending cap reset, never the upstream one',
     .from(apiKeys)
     .where(eq(apiKeys.secretHash, hashSecret(keys.capped)));
   assert.ok(capped, 'the capped key exists');
-  await t.db.execute(sql`update api_keys set spend_limit_interval = 'daily' where id = ${capped.id}`);
-  await t.db.execute(
+  // The cap became daily two days ago (no trigger: a new interval would restart the window now).
+  await bypassLedgerGuard(
+    t.db,
+    sql`update api_keys set spend_limit_interval = 'daily' where id = ${capped.id}`,
     sql`update api_key_spend_checkpoints set window_started_at = now() - interval '2 days' where api_key_id = ${capped.id}`,
   );
   const response = await post(keys.capped);

@@ -23,9 +23,10 @@ import {
   createTestEndpoint,
   createTestModel,
   createTestUser,
+  shiftSpendBack,
 } from '@control-layer/db/testing';
 import { Decimal } from 'decimal.js';
-import { eq, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cannedUsage, FORBIDDEN_BODY } from '../src/index.ts';
@@ -126,9 +127,7 @@ test('readmits a spent scope at once when its window has rolled', async () => {
   await setApiKeySpendCap(t.db, key.id, { limit: new Decimal(1), interval: 'daily' });
   await recordUsage(t.db, { apiKeyId: key.id, amount: new Decimal(1), sourceId: randomUUID() });
   assert.is((await stub(secret)).status, 403);
-  await t.db.execute(
-    sql`update api_key_spend_checkpoints set window_started_at = now() - interval '1 day' where api_key_id = ${key.id}`,
-  );
+  await shiftSpendBack(t.db, key.id, '1 day');
   assert.is((await stub(secret)).status, 200);
   // The first usage of the new window rolled it over: the old window's spend is gone.
   assert.ok((await getSpendCheckpoint(t.db, key.id))?.windowSpend.lt(1));

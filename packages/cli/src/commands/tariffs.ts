@@ -1,13 +1,13 @@
 import {
   API_KEY_PURPOSES,
   type ApiKeyPurpose,
+  Decimal,
   endModelTariff,
   listDeployedModels,
   listTariffs,
   setModelTariff,
 } from '@control-layer/db';
 import { type Command, Option } from 'commander';
-import { Decimal } from 'decimal.js';
 import { CliError } from '../cli-error.ts';
 import { execute } from '../execute.ts';
 import { requireModel } from '../lookup.ts';

@@ -1,8 +1,8 @@
-import { Decimal } from 'decimal.js';
 import { desc, eq, sql } from 'drizzle-orm';
 import type { Database } from '../database.ts';
 import { rowsOf } from '../database.ts';
 import { InvalidAmountError, SourceIdConflictError } from '../errors.ts';
+import { Decimal } from '../money.ts';
 import { CREDIT_TYPES, creditsTransactions, type TransactionType, userBalanceCheckpoints } from '../schema/index.ts';
 import type { CreditTransaction } from '../types.ts';
 

@@ -1,7 +1,7 @@
-import { Decimal } from 'decimal.js';
 import { type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../database.ts';
 import { rowsOf } from '../database.ts';
+import { Decimal } from '../money.ts';
 import type { SpendLimitInterval } from '../schema/index.ts';
 import { isPossibleAlias, isStorableText } from './access-sql.ts';
 import { hashSecret } from './api-keys.ts';

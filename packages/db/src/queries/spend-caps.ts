@@ -1,8 +1,8 @@
-import { Decimal } from 'decimal.js';
 import { and, eq, sql } from 'drizzle-orm';
 import type { Database } from '../database.ts';
 import { InvalidSpendCapError, UnknownApiKeyError } from '../errors.ts';
-import { apiKeySpendCheckpoints, apiKeys, SPEND_LIMIT_INTERVALS, type SpendLimitInterval } from '../schema/index.ts';
+import { Decimal } from '../money.ts';
+import { apiKeys, SPEND_LIMIT_INTERVALS, type SpendLimitInterval } from '../schema/index.ts';
 import type { ApiKey } from '../types.ts';
 import { MONEY_SCALE } from './credits.ts';
 
@@ -25,16 +25,14 @@ function assertCap(input: SpendCapInput): void {
   }
 }
 
-/** Zero the scope's window spend and start its window at `at`; the lifetime total stays. */
+/**
+ * Restart a scope's window: a row in `api_key_spend_window_resets`, whose trigger moves the start
+ * forward (never back, never past the clock), recounts the window from the ledger and tells a
+ * router (`api_key_spend_cap_rearm:<micros>` on `auth_config_changed`) in this transaction.
+ */
 async function restartWindow(db: Database, rootKeyId: string, at: Date | null): Promise<void> {
-  const startedAt = at ?? sql`now()`;
-  await db
-    .insert(apiKeySpendCheckpoints)
-    .values({ apiKeyId: rootKeyId, windowSpend: new Decimal(0), windowStartedAt: startedAt })
-    .onConflictDoUpdate({
-      target: apiKeySpendCheckpoints.apiKeyId,
-      set: { windowSpend: new Decimal(0), windowStartedAt: startedAt, updatedAt: sql`now()` },
-    });
+  await db.execute(sql`insert into api_key_spend_window_resets (api_key_id, reset_at)
+                       values (${rootKeyId}::uuid, coalesce(${at?.toISOString() ?? null}::timestamptz, now()))`);
 }
 
 async function liveKey(db: Database, keyId: string): Promise<ApiKey> {
@@ -49,7 +47,9 @@ async function liveKey(db: Database, keyId: string): Promise<ApiKey> {
 
 /**
  * Cap a key's scope (the key and its children). As in dwctl, a new cap, an interval change or
- * `resetWindow` starts a fresh window; changing only the limit keeps the spend so far.
+ * `resetWindow` starts a fresh window; changing only the limit keeps the spend so far. A new cap
+ * or interval restarts the window in the database (a trigger on `api_keys`, whoever writes the
+ * row); `resetWindow` restarts it here when that did not. Either way a router is told once.
  */
 export async function setApiKeySpendCap(db: Database, keyId: string, input: SpendCapInput): Promise<ApiKey> {
   assertCap(input);
@@ -64,13 +64,13 @@ export async function setApiKeySpendCap(db: Database, keyId: string, input: Spen
       .where(eq(apiKeys.id, keyId))
       .returning();
     if (!updated) throw new UnknownApiKeyError(keyId);
-    const fresh = key.spendLimit === null || key.spendLimitInterval !== input.interval || input.resetWindow === true;
-    if (fresh) await restartWindow(tx, keyId, null);
+    const restarted = key.spendLimit === null || key.spendLimitInterval !== input.interval;
+    if (input.resetWindow === true && !restarted) await restartWindow(tx, keyId, null);
     return updated;
   });
 }
 
-/** Uncap a key's scope. Its checkpoint stays (spend is no longer folded into it). False if already uncapped. */
+/** Uncap a key's scope. Its checkpoint stays: the lifetime total keeps counting, the window is no longer kept. False if already uncapped. */
 export async function removeApiKeySpendCap(db: Database, keyId: string): Promise<boolean> {
   return db.transaction(async (tx) => {
     const key = await liveKey(tx, keyId);
@@ -81,17 +81,15 @@ export async function removeApiKeySpendCap(db: Database, keyId: string): Promise
 }
 
 /**
- * Start a fresh window for a capped scope now (or at `at`): window spend 0, lifetime total kept.
- * Tells a router on `auth_config_changed` (`api_key_spend_cap_rearm:<micros>`, dwctl's payload),
- * so the key is readmitted at once.
+ * Start a fresh window for a scope now (or at `at`, which moves the start only forward and is
+ * refused beyond the ledger's clock skew): the window counts usage dated from its new start,
+ * the lifetime total stays. Tells a router on `auth_config_changed`
+ * (`api_key_spend_cap_rearm:<micros>`, dwctl's payload), so the key is readmitted at once.
  */
 export async function resetApiKeySpendWindow(db: Database, keyId: string, at: Date | null = null): Promise<void> {
   await db.transaction(async (tx) => {
     const key = await liveKey(tx, keyId);
     const rootId = key.parentApiKeyId ?? key.id;
     await restartWindow(tx, rootId, at);
-    await tx.execute(
-      sql`select pg_notify('auth_config_changed', 'api_key_spend_cap_rearm:' || (extract(epoch from clock_timestamp()) * 1000000)::bigint::text)`,
-    );
   });
 }

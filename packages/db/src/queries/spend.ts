@@ -15,15 +15,19 @@ export interface RecordUsageInput {
   /** Idempotency key (e.g. the request id): a replay is not charged twice. */
   sourceId: string;
   description?: string | null;
-  /** When the usage happened; decides the cap window it counts in. @default the insert's clock */
+  /**
+   * When the usage happened: it counts in the window when dated at or after the window's start;
+   * at most 5 minutes ahead of the database clock. @default the insert's clock
+   */
   at?: Date;
 }
 
 /**
  * Charge usage against a key: one `usage` ledger row for the key's owner, in one statement. The
- * database folds it into the owner's balance and, when the key's scope is capped, into the
- * scope's spend checkpoint (rolling the window over at the first usage after a boundary) in that
- * same statement. A replayed `sourceId` charges nothing and returns the first row.
+ * database folds it into the owner's balance and into the scope's spend checkpoint (the
+ * lifetime total; when capped, the window too, rolling it at the first usage after a boundary)
+ * in that same statement. A row dated more than 5 minutes ahead of the database clock is
+ * refused (SQLSTATE 23514) and nothing is written. A replayed `sourceId` charges nothing and returns the first row.
  */
 export async function recordUsage(db: Database, input: RecordUsageInput): Promise<RecordedTransaction> {
   const { amount } = input;
@@ -51,7 +55,7 @@ export async function recordUsage(db: Database, input: RecordUsageInput): Promis
   return { transaction: row, created };
 }
 
-/** The spend checkpoint of a cap scope (by its root key), or null before any capped usage. */
+/** The spend checkpoint of a scope (by its root key), or null before any usage or cap. */
 export async function getSpendCheckpoint(db: Database, rootKeyId: string): Promise<SpendCheckpoint | null> {
   const [row] = await db.select().from(apiKeySpendCheckpoints).where(eq(apiKeySpendCheckpoints.apiKeyId, rootKeyId));
   return row ?? null;

@@ -1,8 +1,8 @@
-import { Decimal } from 'decimal.js';
 import { and, asc, desc, eq, isNull, sql } from 'drizzle-orm';
 import type { Database } from '../database.ts';
 import { rowsOf } from '../database.ts';
 import { InvalidPriceError } from '../errors.ts';
+import { Decimal } from '../money.ts';
 import { modelTariffs } from '../schema/index.ts';
 import type { ModelTariff } from '../types.ts';
 import { isStorableText } from './access-sql.ts';

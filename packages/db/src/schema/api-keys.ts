@@ -91,9 +91,9 @@ export const apiKeySpendCheckpoints = pgTable('api_key_spend_checkpoints', {
   apiKeyId: uuid('api_key_id')
     .primaryKey()
     .references(() => apiKeys.id, { onDelete: 'cascade' }),
-  // Lifetime spend of the scope while it was capped (display only).
+  // Lifetime spend of the scope: every usage row billed to its keys.
   totalSpend: money('total_spend').notNull().default(sql`0`),
-  // Spend inside the window that `window_started_at` falls in.
+  // While capped: usage of the scope dated at or after `window_started_at`.
   windowSpend: money('window_spend').notNull().default(sql`0`),
   windowStartedAt: timestamp('window_started_at', { withTimezone: true }).notNull().defaultNow(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),

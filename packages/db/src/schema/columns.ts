@@ -1,5 +1,5 @@
-import { Decimal } from 'decimal.js';
 import { customType, timestamp } from 'drizzle-orm/pg-core';
+import { Decimal } from '../money.ts';
 
 /** The nil uuid: id of the system user and of the Everyone group. */
 export const NIL_UUID = '00000000-0000-0000-0000-000000000000';

@@ -37,6 +37,8 @@ export const creditsTransactions = pgTable(
     check('credits_transactions_amount_positive', sql`${t.amount} > 0`),
     // A user's history, newest first (statements, audits).
     index('idx_credits_transactions_user_seq').on(t.userId, t.seq.desc()),
+    // A cap scope's usage from a date on (the window fold's recount, the spend check).
+    index('idx_credits_transactions_api_key_created').on(t.apiKeyId, t.createdAt).where(sql`${t.apiKeyId} is not null`),
   ],
 );
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { Decimal } from 'decimal.js';
+import type { Decimal as DecimalJs } from 'decimal.js';
 import type { Database } from '../database.ts';
+import { Decimal } from '../money.ts';
 import {
   addDeploymentToGroup,
   addUserToGroup,
@@ -73,7 +74,7 @@ export function createTestApiKey(
 export async function addTestCredits(
   db: Database,
   userId: string,
-  amount: Decimal.Value = '50.00',
+  amount: DecimalJs.Value = '50.00',
   type: TransactionType = 'admin_grant',
 ): Promise<void> {
   await createTransaction(db, { userId, type, amount: new Decimal(amount), sourceId: randomUUID() });
@@ -86,7 +87,7 @@ export async function addTestCredits(
 export async function addTestTariff(
   db: Database,
   deploymentId: string,
-  prices: { input?: Decimal.Value; output?: Decimal.Value; purpose?: string | null } = {},
+  prices: { input?: DecimalJs.Value; output?: DecimalJs.Value; purpose?: string | null } = {},
 ): Promise<void> {
   await setModelTariff(db, {
     deployedModelId: deploymentId,

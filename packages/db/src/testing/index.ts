@@ -1,3 +1,6 @@
+export type { AppRoleDatabase } from './app-role.ts';
+export { createAppRoleDatabase } from './app-role.ts';
+export { bypassLedgerGuard, shiftSpendBack, startSpendWindowAt } from './bypass-guard.ts';
 export type { DenialWorldKeys } from './fixtures.ts';
 export * from './fixtures.ts';
 export type { NotificationListener } from './notifications.ts';

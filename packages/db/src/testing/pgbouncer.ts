@@ -32,6 +32,8 @@ export interface PgBouncerOptions {
    * @default 4
    */
   defaultPoolSize?: number;
+  /** Roles besides the server URL's that may log in through the pooler. @default [] */
+  users?: string[];
 }
 
 function canConnect(port: number): Promise<boolean> {
@@ -64,7 +66,8 @@ export async function startPgBouncer(serverUrl: string, options: PgBouncerOption
   const dir = mkdtempSync(join(tmpdir(), 'cl-pgbouncer-'));
   const port = await freePort();
   const logFile = join(dir, 'pgbouncer.log');
-  writeFileSync(join(dir, 'userlist.txt'), `"${user}" ""\n`);
+  const users = [user, ...(options.users ?? [])];
+  writeFileSync(join(dir, 'userlist.txt'), users.map((u) => `"${u}" ""\n`).join(''));
   writeFileSync(
     join(dir, 'pgbouncer.ini'),
     [
