@@ -26,7 +26,7 @@ export { Decimal, MONEY_PRECISION } from './money.ts';
 export type { TrafficRuleInput } from './queries/access.ts';
 export * from './queries/access.ts';
 export { isPossibleAlias, isStorableText, MAX_ALIAS_BYTES } from './queries/access-sql.ts';
-export type { ApiKeyWithSpend, RotatedApiKey } from './queries/api-key-admin.ts';
+export type { ApiKeyWithSpend } from './queries/api-key-admin.ts';
 export * from './queries/api-key-admin.ts';
 export type { CreateApiKeyInput, CreatedApiKey } from './queries/api-keys.ts';
 export * from './queries/api-keys.ts';

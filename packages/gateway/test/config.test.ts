@@ -182,7 +182,7 @@ const invalid: [string, Record<string, string>, RegExp][] = [
   [
     'a help URL for a code that does not exist',
     { ENRICHMENT_HELP_URLS: '{"insufficient_credit":"https://x.example/billing"}' },
-    /^ENRICHMENT_HELP_URLS: "insufficient_credit" is not an error code that enrichment explains \(one of non_inference_key, /,
+    /^ENRICHMENT_HELP_URLS: "insufficient_credit" is not an error code that enrichment explains \(one of api_key_expired, non_inference_key, /,
   ],
   [
     'a help URL for a code enrichment never writes',

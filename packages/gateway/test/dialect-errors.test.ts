@@ -146,13 +146,18 @@ test("writes the gateway's own errors to an Anthropic client in its envelope", a
     method: 'POST',
     headers: { ...VERSION, 'content-type': 'application/json', 'x-api-key': keys.working },
   };
-  // 404, 405 and the model list's 401s.
+  // 404, 400, 405 and the model list's 401s.
   let response = await send(`${front.url}/nowhere`, { headers: VERSION });
   assert.is(response.status, 404);
   assert.equal(anthropicError(response), { ...anthropicError(response), type: 'not_found_error', code: 'not_found' });
+  // A path outside the upstream's /v1 is the path guard's 400.
   response = await send(`${front.url}/ai/v1/../admin/messages`, { ...post, body: messages });
-  assert.is(response.status, 404);
-  assert.is(anthropicError(response).type, 'not_found_error');
+  assert.is(response.status, 400);
+  assert.equal(anthropicError(response), {
+    ...anthropicError(response),
+    type: 'invalid_request_error',
+    code: 'bad_request',
+  });
   response = await send(`${front.url}/metrics`, { method: 'DELETE', headers: VERSION });
   assert.is(response.status, 405);
   assert.is(anthropicError(response).type, 'invalid_request_error');

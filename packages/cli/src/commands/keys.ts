@@ -133,7 +133,7 @@ export function registerKeys(program: Command): void {
   keys
     .command('rotate <key-id>')
     .description(
-      'replace a key by a new one with the same settings (purpose, cap and its spend, parent, child keys) and revoke the old one, in one transaction; the new secret is printed once',
+      'give a key a new secret and revoke the old secret at once; the key keeps its id and everything else (purpose, cap and its spend, expiry, parent, child keys); the new secret is printed once',
     )
     .action((keyId: string, _options: object, command: Command) =>
       execute(command, async ({ db }) => {
@@ -146,16 +146,16 @@ export function registerKeys(program: Command): void {
             `key ${keyId} belongs to the deleted user ${JSON.stringify(owner.username)}: restore them first`,
           );
         }
-        const { key, secret, revokedId } = await rotateApiKey(db, current.id).catch((error: unknown) => {
+        const { key, secret } = await rotateApiKey(db, current.id).catch((error: unknown) => {
           throw error instanceof UnknownApiKeyError ? new CliError(`unknown or revoked key ${keyId}`) : error;
         });
         return {
           text: [
-            `revoked key ${revokedId}; its replacement is ${key.purpose} key ${key.id}`,
+            `${key.purpose} key ${key.id} has a new secret; the old one no longer works`,
             secret,
             'This is the only time the secret is shown: store it now.',
           ].join('\n'),
-          json: { id: key.id, secret, purpose: key.purpose, revokedId },
+          json: { id: key.id, secret, purpose: key.purpose },
         };
       }),
     );

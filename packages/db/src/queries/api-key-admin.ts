@@ -56,43 +56,23 @@ export async function listChildKeys(db: Database, keyId: string): Promise<Omit<A
   return db.select(columns).from(apiKeys).where(eq(apiKeys.parentApiKeyId, keyId)).orderBy(asc(apiKeys.createdAt));
 }
 
-/** Columns a rotation gives the new key afresh; every other column is copied from the old one. */
-const FRESH_COLUMNS = ['id', 'secretHash', 'isDeleted', 'createdAt', 'lastUsed'] as const;
-
-export interface RotatedApiKey extends CreatedApiKey {
-  /** The key that was revoked. */
-  revokedId: string;
-}
-
 /**
- * Replace a live key by a new one with a new secret, in one transaction: every settings column
- * (name, purpose, owner, cap, parent, and any column added later) is copied, the old key is
- * revoked, its child keys move to the new key, and its cap scope's spend checkpoint is carried
- * over, so a rotation never resets a cap. Throws `UnknownApiKeyError` for an unknown or revoked key.
+ * Give a live key a new secret, in one statement: the old secret is unknown from the moment it
+ * commits, and everything else stays the key's own (its id, name, purpose, owner, cap, expiry,
+ * parent, child keys, usage history and cap spend). The rotation keeps the id on purpose: the
+ * ledger's usage rows and the spend checkpoint are keyed by it, so a new row would either reset
+ * the cap or need its checkpoint rewritten, which only the ledger's own triggers may do; and usage
+ * the router records for requests still in flight lands on the same key. The router hears of the
+ * new secret through `api_keys`' configuration-change notification. Throws `UnknownApiKeyError`
+ * for an unknown or revoked key.
  */
-export async function rotateApiKey(db: Database, keyId: string): Promise<RotatedApiKey> {
-  return db.transaction(async (tx) => {
-    const [old] = await tx
-      .select()
-      .from(apiKeys)
-      .where(and(eq(apiKeys.id, keyId), eq(apiKeys.isDeleted, false)))
-      .for('update');
-    if (!old) throw new UnknownApiKeyError(keyId);
-    const settings: Record<string, unknown> = { ...old };
-    for (const column of FRESH_COLUMNS) delete settings[column];
-    // Revoked first: a live child is unique per (parent, purpose).
-    await tx.update(apiKeys).set({ isDeleted: true }).where(eq(apiKeys.id, old.id));
-    const secret = generateApiKeySecret();
-    const [key] = await tx
-      .insert(apiKeys)
-      .values({ ...(settings as typeof apiKeys.$inferInsert), secretHash: hashSecret(secret) })
-      .returning();
-    if (!key) throw new Error('rotateApiKey: insert returned no row');
-    await tx.update(apiKeys).set({ parentApiKeyId: key.id }).where(eq(apiKeys.parentApiKeyId, old.id));
-    await tx.execute(sql`
-      insert into api_key_spend_checkpoints (api_key_id, total_spend, window_spend, window_started_at)
-      select ${key.id}::uuid, total_spend, window_spend, window_started_at
-      from api_key_spend_checkpoints where api_key_id = ${old.id}::uuid`);
-    return { key, secret, revokedId: old.id };
-  });
+export async function rotateApiKey(db: Database, keyId: string): Promise<CreatedApiKey> {
+  const secret = generateApiKeySecret();
+  const [key] = await db
+    .update(apiKeys)
+    .set({ secretHash: hashSecret(secret) })
+    .where(and(eq(apiKeys.id, keyId), eq(apiKeys.isDeleted, false)))
+    .returning();
+  if (!key) throw new UnknownApiKeyError(keyId);
+  return { key, secret };
 }
