@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { type Database, hashSecret, recordUsage, rowsOf, setApiKeySpendCap } from '@control-layer/db';
-import { createTestApiKey } from '@control-layer/db/testing';
+import { createTestApiKey, shiftSpendBack } from '@control-layer/db/testing';
 import { Decimal } from 'decimal.js';
 import { sql } from 'drizzle-orm';
 import { FORBIDDEN_BODY } from '../src/index.ts';
@@ -32,9 +32,7 @@ export async function seedDialectWorld(db: Database) {
   const pending = await createTestApiKey(db, owner.user_id, 'realtime');
   await setApiKeySpendCap(db, pending.key.id, { limit: new Decimal(1), interval: 'daily' });
   await recordUsage(db, { apiKeyId: pending.key.id, amount: new Decimal(2), sourceId: `pending-${pending.key.id}` });
-  await db.execute(
-    sql`update api_key_spend_checkpoints set window_started_at = now() - interval '1 day' where api_key_id = ${pending.key.id}`,
-  );
+  await shiftSpendBack(db, pending.key.id, '1 day');
   const all = { ...keys, pending: pending.secret };
   const denials: DenialCase[] = [
     {

@@ -9,6 +9,7 @@ import { addDeploymentToGroup, type Database, EVERYONE_GROUP_ID } from '@control
 import {
   addTestCredits,
   addTestTariff,
+  bypassLedgerGuard,
   createTestApiKey,
   createTestDatabase,
   createTestEndpoint,
@@ -42,8 +43,15 @@ async function resetPendingKey(db: Database): Promise<string> {
   await addTestCredits(db, user.id, '50.00');
   const { key, secret } = await createTestApiKey(db, user.id, 'realtime');
   await db.execute(sql`update api_keys set spend_limit = 10, spend_limit_interval = 'daily' where id = ${key.id}`);
-  await db.execute(sql`insert into api_key_spend_checkpoints (api_key_id, total_spend, window_spend, window_started_at)
-                       values (${key.id}, 11, 11, now() - interval '2 days')`);
+  // Only the ledger writes a checkpoint; a superuser plays a spent window that has rolled instead.
+  await bypassLedgerGuard(
+    db,
+    sql`insert into api_key_spend_checkpoints (api_key_id, total_spend, window_spend, window_started_at)
+        values (${key.id}, 11, 11, now() - interval '2 days')
+        on conflict (api_key_id) do update
+        set total_spend = excluded.total_spend, window_spend = excluded.window_spend,
+            window_started_at = excluded.window_started_at`,
+  );
   return secret;
 }
 

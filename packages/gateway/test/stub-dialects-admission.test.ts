@@ -24,9 +24,9 @@ import {
   createTestGroup,
   createTestModel,
   createTestUser,
+  shiftSpendBack,
 } from '@control-layer/db/testing';
 import { Decimal } from 'decimal.js';
-import { sql } from 'drizzle-orm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FORBIDDEN_BODY } from '../src/index.ts';
@@ -95,9 +95,7 @@ async function keyStates(): Promise<{ state: string; key: string; model?: string
   const rolledKey = await createTestApiKey(t.db, rolled.id);
   await setApiKeySpendCap(t.db, rolledKey.key.id, { limit: new Decimal(1), interval: 'daily' });
   await recordUsage(t.db, { apiKeyId: rolledKey.key.id, amount: new Decimal(1), sourceId: `rolled-${rolled.id}` });
-  await t.db.execute(
-    sql`update api_key_spend_checkpoints set window_started_at = now() - interval '1 day' where api_key_id = ${rolledKey.key.id}`,
-  );
+  await shiftSpendBack(t.db, rolledKey.key.id, '1 day');
   return [
     { state: 'working key', key: keys.working, admitted: true },
     { state: 'unknown key', key: 'sk-nobody', admitted: false },
