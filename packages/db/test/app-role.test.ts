@@ -15,6 +15,7 @@ import {
   Decimal,
   getSpendCheckpoint,
   getUserBalance,
+  MIGRATIONS_FOLDER,
   migrate,
   openDatabase,
   rebuildCheckpoints,
@@ -180,7 +181,10 @@ test('run migrations check, the ledger, caps, resets, check and rebuild as the a
   try {
     const world = await seed(app.owner.db);
     const db = opened.db;
-    assert.equal(await migrate(db), { applied: 0, total: 6 });
+    const total = (
+      JSON.parse(readFileSync(path.join(MIGRATIONS_FOLDER, 'meta/_journal.json'), 'utf8')) as { entries: unknown[] }
+    ).entries.length;
+    assert.equal(await migrate(db), { applied: 0, total });
     const user = await createTestUser(db);
     await addTestCredits(db, user.id, '3');
     const { key } = await createTestApiKey(db, user.id);

@@ -54,8 +54,9 @@ test('answers a scrape 200 right after a worker is killed, counting the workers 
   for (let i = 0; i < 4; i++) {
     const during = await scrape(url);
     assert.is(during.status, 200, during.text);
-    assert.is(during.answered, 1, during.text);
+    // The survivor answers; the replacement may already answer too, once it is up.
     assert.ok(during.asked === 1 || during.asked === 2, during.text);
+    assert.ok(during.answered >= 1 && during.answered <= during.asked, during.text);
     assert.match(during.text, /^gateway_database_up 1$/m);
   }
 
