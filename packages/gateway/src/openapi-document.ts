@@ -1,5 +1,6 @@
 import {
   anthropicErrorType,
+  DENIAL_CODES,
   ERROR_CODES,
   ERROR_SPECS,
   type ErrorSpec,
@@ -37,15 +38,7 @@ const EXTRAS: Record<string, Record<string, Schema>> = {
 };
 
 /** Codes that explain a denial: an operator may give each a help URL (`help_url` and a `link` header). */
-const HELPED = new Set([
-  'non_inference_key',
-  'model_access_denied',
-  'modality_blocked',
-  'insufficient_credits',
-  'spend_cap_exceeded',
-  'spend_cap_reset_pending',
-  'api_key_expired',
-]);
+const HELPED = new Set<string>(DENIAL_CODES);
 
 const helpUrl: Schema = {
   type: 'string',
@@ -192,19 +185,7 @@ function codesByStatus(codes: string[]): Record<string, string[]> {
 
 // Node's own refusals (unparseable request, slow or oversized headers) and the gateway's 404 and 500.
 const EVERY_ROUTE = ['not_found', 'request_timeout', 'headers_too_large', 'bad_request', 'internal_error'];
-const PROXIED = [
-  'non_inference_key',
-  'model_access_denied',
-  'modality_blocked',
-  'insufficient_credits',
-  'spend_cap_exceeded',
-  'spend_cap_reset_pending',
-  'api_key_expired',
-  'request_too_large',
-  'upstream_unavailable',
-  'upstream_timeout',
-  ...EVERY_ROUTE,
-];
+const PROXIED = [...DENIAL_CODES, 'request_too_large', 'upstream_unavailable', 'upstream_timeout', ...EVERY_ROUTE];
 const MODELS = [
   'missing_authorization',
   'invalid_api_key',
