@@ -87,8 +87,11 @@ try {
         serverPid: server.pid,
         cpus: where.generator,
       });
-      if (result.failures > 0 || result.responses === 0) {
-        throw new Error(`${variant}, ${formatBytes(bytes)}: ${result.failures} failures of ${result.responses}`);
+      if (result.errorStatuses + result.socketErrors > 0 || result.responses === 0) {
+        throw new Error(
+          `${variant}, ${formatBytes(bytes)}: ${result.errorStatuses} error statuses and ` +
+            `${result.socketErrors} socket errors in ${result.responses} responses`,
+        );
       }
       return result;
     };

@@ -62,8 +62,10 @@ function descendants(pid: number): number[] {
 export interface WrkRun {
   requestsPerSecond: number;
   responses: number;
-  /** Non-2xx/3xx responses, socket errors and timeouts: any of them makes the run invalid. */
-  failures: number;
+  /** Responses with a status outside 2xx and 3xx. */
+  errorStatuses: number;
+  /** Connect, read and write errors and timeouts. */
+  socketErrors: number;
   /** Latency percentiles in ms (wrk's are coarse under a closed loop, like any generator's). */
   p50: number;
   p99: number;
@@ -86,8 +88,8 @@ export function wrkScript(dir: string, body: string, headers: Record<string, str
     ),
     'done = function(summary, latency, requests)',
     '  local e = summary.errors',
-    '  io.write(string.format(\'WRK {"requests":%d,"duration_us":%d,"failures":%d,"p50_us":%d,"p99_us":%d}\\n\',',
-    '    summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout,',
+    '  io.write(string.format(\'WRK {"requests":%d,"duration_us":%d,"status":%d,"socket":%d,"p50_us":%d,"p99_us":%d}\\n\',',
+    '    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,',
     '    latency:percentile(50), latency:percentile(99)))',
     'end',
   ];
@@ -142,14 +144,16 @@ export async function runWrk(options: {
   const summary = JSON.parse(line) as {
     requests: number;
     duration_us: number;
-    failures: number;
+    status: number;
+    socket: number;
     p50_us: number;
     p99_us: number;
   };
   return {
     requestsPerSecond: summary.requests / (summary.duration_us / 1e6),
     responses: summary.requests,
-    failures: summary.failures,
+    errorStatuses: summary.status,
+    socketErrors: summary.socket,
     p50: summary.p50_us / 1000,
     p99: summary.p99_us / 1000,
     cpuMicrosPerResponse: (cpu / summary.requests) * 1e6,
