@@ -10,7 +10,8 @@
  * server under test alone on core 1 and wrk and the upstream on core 0 on a machine of two cores or
  * more, so that the generator's work is not sampled as the server's waiting; `--autocannon` (or no
  * wrk) drives it from this process instead.
- * Usage: node --import tsx bench/profile-per-response.ts [--quick] [--autocannon]
+ * `--pass-through` profiles the two pass-through configurations only.
+ * Usage: node --import tsx bench/profile-per-response.ts [--quick] [--autocannon] [--pass-through]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
@@ -80,6 +81,9 @@ const CONFIGURATIONS = [
   'explained 403, gateway, coalescing off',
 ] as const;
 type Configuration = (typeof CONFIGURATIONS)[number];
+const CHOSEN = process.argv.includes('--pass-through')
+  ? CONFIGURATIONS.filter((c) => c.startsWith('pass-through'))
+  : CONFIGURATIONS;
 
 const database = await startBenchDatabase();
 const servers: ChildServer[] = [];
@@ -95,7 +99,7 @@ try {
   const body = jsonBody(KiB, 'bench-model');
 
   const results = new Map<Configuration, { micros: Map<string, number>; cpu: number; rps: number }>();
-  for (const configuration of CONFIGURATIONS) {
+  for (const configuration of CHOSEN) {
     const dir = path.join(profileRoot, String(CONFIGURATIONS.indexOf(configuration)));
     const profileArgs = ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval', '200'];
     const denied = configuration.startsWith('explained');
@@ -168,14 +172,14 @@ try {
       }\n`,
   );
   printTable(
-    ['component', ...CONFIGURATIONS],
+    ['component', ...CHOSEN],
     [
       ...components.map((component) => [
         component,
-        ...CONFIGURATIONS.map((c) => (results.get(c)?.micros.get(component) ?? 0).toFixed(1)),
+        ...CHOSEN.map((c) => (results.get(c)?.micros.get(component) ?? 0).toFixed(1)),
       ]),
-      ['CPU time from /proc (µs / response)', ...CONFIGURATIONS.map((c) => (results.get(c)?.cpu ?? 0).toFixed(0))],
-      ['responses / s', ...CONFIGURATIONS.map((c) => (results.get(c)?.rps ?? 0).toFixed(0))],
+      ['CPU time from /proc (µs / response)', ...CHOSEN.map((c) => (results.get(c)?.cpu ?? 0).toFixed(0))],
+      ['responses / s', ...CHOSEN.map((c) => (results.get(c)?.rps ?? 0).toFixed(0))],
     ],
   );
 } finally {
