@@ -29,8 +29,10 @@ const warmupSeconds = quick ? 0.5 : 2;
 const connections = 16;
 const MODEL = 'bench-model';
 const P99_TARGET_MS = 5;
-/** Gateway CPU per enriched response (the states whose response is rewritten). */
+/** Gateway CPU per enriched response (the states whose response is rewritten), default settings. */
 const CPU_TARGET_US = 350;
+/** The same without coalescing, where every response sends its own statement. */
+const CPU_TARGET_NO_COALESCING_US = 250;
 /** Well below what the path sustains here, so that requests seldom wait for each other. */
 const PACED_RATE = 300;
 
@@ -178,12 +180,13 @@ try {
       perDiagnosis.toFixed(3),
     ]);
     const enriched = state !== 'nothing to explain';
+    const cpuTarget = setting === 'default' ? CPU_TARGET_US : CPU_TARGET_NO_COALESCING_US;
     reportLine(
       'enrichment-path',
       `cpu_us_per_request_${name}`,
       cpu,
-      enriched ? `<= ${CPU_TARGET_US}` : null,
-      enriched ? cpu <= CPU_TARGET_US : null,
+      enriched ? `<= ${cpuTarget}` : null,
+      enriched ? cpu <= cpuTarget : null,
     );
     reportLine('enrichment-path', `rps_${name}`, median(rps), null, null);
     reportLine('enrichment-path', `p50_ms_${name}`, p50, null, null);

@@ -1,7 +1,9 @@
 /**
  * Scenario 1, pass-through cost: the gateway with error enrichment on, the same gateway with
  * `ENRICHMENT=off`, and the upstream on its own, under the same load (16 connections, 1 KiB and
- * 256 KiB JSON bodies, the upstream answering 200). Rounds are interleaved across the three.
+ * 256 KiB JSON bodies with a bearer key, the upstream answering 200), and beside them the bare
+ * `node:http` + undici proxy of servers/bare-proxy.ts, the floor of a proxy written on Node. Rounds
+ * are interleaved across the four.
  * `--tracing` adds, side by side, the gateway with enrichment on exporting every span
  * (OTEL_EXPORTER_OTLP_ENDPOINT pointed at a local sink that discards them): what tracing costs,
  * against the same gateway with the variable unset.
@@ -10,7 +12,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { formatBytes, jsonBody, KiB } from './lib/bodies.ts';
-import { type ChildServer, startedTogether } from './lib/child-server.ts';
+import { type ChildServer, startChildServer, startedTogether } from './lib/child-server.ts';
 import { startBenchDatabase } from './lib/database.ts';
 import { startGateway, startUpstream } from './lib/gateway.ts';
 import { expectOnly, type LoadResult, load } from './lib/load.ts';
@@ -27,7 +29,9 @@ const SIZES = [
   { bytes: 256 * KiB, target: 0.95 },
 ];
 const tracing = process.argv.includes('--tracing');
-const ALL_VARIANTS = ['enrichment on', 'enrichment off', 'upstream direct', 'tracing on'] as const;
+const ALL_VARIANTS = ['enrichment on', 'enrichment off', 'upstream direct', 'bare proxy', 'tracing on'] as const;
+/** Gateway CPU per response, enrichment on and a bearer key on every request, over the bare proxy's. */
+const BARE_CPU_TARGET = 1.3;
 type Variant = (typeof ALL_VARIANTS)[number];
 const VARIANTS = ALL_VARIANTS.filter((variant) => tracing || variant !== 'tracing on');
 
@@ -47,7 +51,8 @@ const servers: ChildServer[] = [];
 try {
   const upstream = await startUpstream('ok');
   servers.push(upstream);
-  const [on, off, traced] = await startedTogether(servers, [
+  const [bare, on, off, traced] = await startedTogether(servers, [
+    startChildServer('servers/bare-proxy.ts', [], { UPSTREAM_URL: upstream.url }),
     startGateway({ upstreamUrl: upstream.url, databaseUrl: database.url, enrichment: true }),
     startGateway({ upstreamUrl: upstream.url, databaseUrl: database.url, enrichment: false }),
     ...(sink
@@ -65,6 +70,7 @@ try {
     'enrichment on': { url: `${on.url}/ai/v1/chat/completions`, pid: on.pid },
     'enrichment off': { url: `${off.url}/ai/v1/chat/completions`, pid: off.pid },
     'upstream direct': { url: `${upstream.url}/v1/chat/completions`, pid: upstream.pid },
+    'bare proxy': { url: `${bare.url}/ai/v1/chat/completions`, pid: bare.pid },
     ...(traced && { 'tracing on': { url: `${traced.url}/ai/v1/chat/completions`, pid: traced.pid } }),
   };
 
@@ -118,6 +124,15 @@ try {
     reportLine('pass-through', `on_off_ratio_${size.bytes}`, ratio, `>= ${size.target}`, ratio >= size.target);
     reportLine('pass-through', `on_off_cpu_ratio_${size.bytes}`, median(cpuRatios), null, null);
     reportLine('pass-through', `on_direct_ratio_${size.bytes}`, overDirect, null, null);
+    const overBare = pairedRatios(cpu('enrichment on'), cpu('bare proxy'));
+    rows.push([formatBytes(size.bytes), '**on / bare proxy, CPU**', '', '', '', medianWithSpread(overBare, 3)]);
+    reportLine(
+      'pass-through',
+      `on_bare_cpu_ratio_${size.bytes}`,
+      median(overBare),
+      `<= ${BARE_CPU_TARGET}`,
+      median(overBare) <= BARE_CPU_TARGET,
+    );
     if (tracing) {
       const tracedRatios = pairedRatios(rps('tracing on'), rps('enrichment on'));
       rows.push([formatBytes(size.bytes), '**tracing on / unset**', medianWithSpread(tracedRatios, 3), '', '', '']);

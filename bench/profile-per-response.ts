@@ -6,10 +6,15 @@
  * by the responses served. Sampled time is wall time while the thread was running or waiting to run
  * again (a thread preempted inside `writev` is charged to `writev`), so the column sums exceed the
  * CPU time from /proc shown next to them; compare the configurations row by row.
- * Usage: node --import tsx bench/profile-per-response.ts [--quick]
+ * The load comes from wrk in its own process when it is installed (`apt-get install -y wrk`), with the
+ * server under test alone on core 1 and wrk and the upstream on core 0 on a machine of two cores or
+ * more, so that the generator's work is not sampled as the server's waiting; `--autocannon` (or no
+ * wrk) drives it from this process instead.
+ * `--pass-through` profiles the two pass-through configurations only.
+ * Usage: node --import tsx bench/profile-per-response.ts [--quick] [--autocannon] [--pass-through]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { seedDenialWorld } from '../packages/db/src/testing/index.ts';
 import { jsonBody, KiB } from './lib/bodies.ts';
@@ -19,10 +24,14 @@ import { startBenchDatabase } from './lib/database.ts';
 import { startUpstream } from './lib/gateway.ts';
 import { load } from './lib/load.ts';
 import { printTable } from './lib/stats.ts';
+import { ensureWrk, pin, pinning, runWrk, wrkScript } from './lib/wrk.ts';
 
 const quick = process.argv.includes('--quick');
 const seconds = quick ? 3 : 8;
 const connections = 16;
+const found = process.argv.includes('--autocannon') ? null : ensureWrk();
+const wrk = found && 'binary' in found ? found.binary : null;
+const where = pinning(wrk ? os.availableParallelism() : 1);
 
 /** The component a sampled frame belongs to. */
 function componentOf(frame: ProfileNode['callFrame']): string {
@@ -72,6 +81,9 @@ const CONFIGURATIONS = [
   'explained 403, gateway, coalescing off',
 ] as const;
 type Configuration = (typeof CONFIGURATIONS)[number];
+const CHOSEN = process.argv.includes('--pass-through')
+  ? CONFIGURATIONS.filter((c) => c.startsWith('pass-through'))
+  : CONFIGURATIONS;
 
 const database = await startBenchDatabase();
 const servers: ChildServer[] = [];
@@ -82,10 +94,12 @@ try {
   servers.push(ok);
   const forbidden = await startUpstream('forbidden');
   servers.push(forbidden);
+  pin(ok.pid, where.generator);
+  pin(forbidden.pid, where.generator);
   const body = jsonBody(KiB, 'bench-model');
 
   const results = new Map<Configuration, { micros: Map<string, number>; cpu: number; rps: number }>();
-  for (const configuration of CONFIGURATIONS) {
+  for (const configuration of CHOSEN) {
     const dir = path.join(profileRoot, String(CONFIGURATIONS.indexOf(configuration)));
     const profileArgs = ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval', '200'];
     const denied = configuration.startsWith('explained');
@@ -98,6 +112,7 @@ try {
     };
     const script = configuration.includes('alone') ? 'servers/bare-proxy.ts' : 'servers/gateway.ts';
     const server = await startChildServer(script, [], env, profileArgs);
+    pin(server.pid, where.server);
     const key = denied ? keys.outsider : keys.working;
     const options = {
       url: `${server.url}/ai/v1/chat/completions`,
@@ -105,13 +120,40 @@ try {
       headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
       body,
     };
-    const warm = await load({ ...options, durationSeconds: 1 });
-    const measured = await load({ ...options, durationSeconds: seconds, serverPid: server.pid });
-    await server.stop();
-    const expected = denied ? '403' : '200';
-    if (Object.keys(measured.statuses).some((status) => status !== expected)) {
-      throw new Error(`${configuration}: got ${JSON.stringify(measured.statuses)}`);
+    const expected = denied ? 403 : 200;
+    const probe = await fetch(options.url, { method: 'POST', headers: options.headers, body });
+    await probe.arrayBuffer();
+    if (probe.status !== expected) throw new Error(`${configuration}: got ${probe.status}`);
+    let warm: { responses: number };
+    let measured: { responses: number; cpuMicrosPerResponse: number; requestsPerSecond: number };
+    if (wrk) {
+      const file = wrkScript(profileRoot, body, options.headers);
+      const run = (durationSeconds: number) =>
+        runWrk({
+          ...options,
+          binary: wrk,
+          script: file,
+          durationSeconds,
+          serverPid: server.pid,
+          cpus: where.generator,
+        });
+      warm = await run(1);
+      const result = await run(seconds);
+      // wrk counts statuses only as 2xx/3xx or not: every response of a denial is "not".
+      const wrong = denied ? result.responses - result.errorStatuses : result.errorStatuses;
+      if (wrong > 0 || result.socketErrors > 0) {
+        throw new Error(`${configuration}: ${wrong} responses not ${expected}, ${result.socketErrors} socket errors`);
+      }
+      measured = result;
+    } else {
+      warm = await load({ ...options, durationSeconds: 1 });
+      const result = await load({ ...options, durationSeconds: seconds, serverPid: server.pid });
+      if (Object.keys(result.statuses).some((status) => status !== String(expected))) {
+        throw new Error(`${configuration}: got ${JSON.stringify(result.statuses)}`);
+      }
+      measured = result;
     }
+    await server.stop();
     // The profile covers the whole process; its start-up is kept apart, in its own row.
     const responses = warm.responses + measured.responses;
     const micros = new Map([...sampledMicros(dir)].map(([component, us]) => [component, us / responses]));
@@ -125,17 +167,19 @@ try {
   );
   console.log(
     `sampled µs per response by component, ${connections} connections, ${seconds} s per configuration, ` +
-      'each in a fresh process under --cpu-prof (which slows it)\n',
+      `each in a fresh process under --cpu-prof (which slows it); load from ${
+        wrk ? `wrk, ${where.description}` : 'autocannon in this process'
+      }\n`,
   );
   printTable(
-    ['component', ...CONFIGURATIONS],
+    ['component', ...CHOSEN],
     [
       ...components.map((component) => [
         component,
-        ...CONFIGURATIONS.map((c) => (results.get(c)?.micros.get(component) ?? 0).toFixed(1)),
+        ...CHOSEN.map((c) => (results.get(c)?.micros.get(component) ?? 0).toFixed(1)),
       ]),
-      ['CPU time from /proc (µs / response)', ...CONFIGURATIONS.map((c) => (results.get(c)?.cpu ?? 0).toFixed(0))],
-      ['responses / s', ...CONFIGURATIONS.map((c) => (results.get(c)?.rps ?? 0).toFixed(0))],
+      ['CPU time from /proc (µs / response)', ...CHOSEN.map((c) => (results.get(c)?.cpu ?? 0).toFixed(0))],
+      ['responses / s', ...CHOSEN.map((c) => (results.get(c)?.rps ?? 0).toFixed(0))],
     ],
   );
 } finally {

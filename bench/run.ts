@@ -14,6 +14,7 @@ import { createInterface } from 'node:readline';
 
 const SCENARIOS = [
   'pass-through',
+  'wrk-throughput',
   'enrichment-path',
   'dialects',
   'ledger-scale',

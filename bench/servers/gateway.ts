@@ -4,12 +4,15 @@
  * needs, outside the product: a Drizzle logger that counts SQL statements, and `GET /__bench/stats`
  * with that count, the enrichment counters and the process's memory (`?gc=1`: after a full
  * collection, when started with --expose-gc).
+ * `BENCH_LOG_FILE=<path>` logs as `pnpm start` does with `LOG_FORMAT=json` (pino's JSON lines, an
+ * access line per request at the default `LOG_LEVEL=info`), into that file rather than stdout.
  * Usage: DATABASE_URL=postgres://… UPSTREAM_URL=http://… gateway.ts
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { openDatabase } from '@control-layer/db';
 import { PASS_THROUGH_REASONS } from '@control-layer/enrichment';
+import { pino } from 'pino';
 import { createGateway, type GatewayLogger, LOG_LEVELS, loadConfig } from '../../packages/gateway/src/index.ts';
 
 const config = loadConfig({ PORT: '0', ...process.env });
@@ -70,7 +73,13 @@ const gateway = createGateway({
   upstreamConnectTimeoutMs: config.upstreamConnectTimeoutMs,
   upstreamHeadersTimeoutMs: config.upstreamHeadersTimeoutMs,
   upstreamBodyTimeoutMs: config.upstreamBodyTimeoutMs,
-  logger: stderrLogger(config.logLevel),
+  logger: process.env.BENCH_LOG_FILE
+    ? // createLogger's JSON settings, with a file for stdout (which carries LISTENING to the bench).
+      pino(
+        { level: config.logLevel, serializers: { err: (value: unknown) => value } },
+        pino.destination(process.env.BENCH_LOG_FILE),
+      )
+    : stderrLogger(config.logLevel),
   // Benchmark-only switch, to measure what coalescing saves.
   coalesce: process.env.BENCH_COALESCE !== 'off',
   ...(tracing && { tracing: tracing.hooks }),

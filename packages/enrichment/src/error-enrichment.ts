@@ -1,8 +1,9 @@
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { type DenialFacts, describeError } from '@control-layer/db';
 import type { Context, Middleware, Next } from 'koa';
 import { requestApiKey } from './api-key.ts';
 import { createBoundaryResync } from './boundary-resync.ts';
-import { captureBody, SMALL_BODY_BYTES } from './capture-body.ts';
+import { type BodyCapture, captureBody, SMALL_BODY_BYTES } from './capture-body.ts';
 import { DeadlineExceededError, withDeadline } from './deadline.ts';
 import { denialLookup } from './denial-lookup.ts';
 import { diagnoseDenial } from './diagnose.ts';
@@ -59,78 +60,45 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
   // Said once: it is how the app is put together, not something about one request.
   let toldUnforwardable = false;
 
-  return async function errorEnrichment(ctx: Context, next: Next): Promise<void> {
-    const req = ctx.req;
-    // The app's own headers (request id, security headers): the only ones an answer of ours keeps.
-    const ownHeaders = ctx.response.headers;
-    const capture = captureBody(ctx, maxBodyBytes);
-    /** Answer 413 and discard the rest of the upload before closing (see lingerAfterAnswer). */
-    const refuse = (): void => {
-      // A response already on its way (a success piped to the client) is cut by the aborted
-      // upstream request instead; there is nothing left to answer with.
-      if (ctx.headerSent || !ctx.writable) return;
-      restoreOwnHeaders(ctx, ownHeaders);
-      sendError(ctx, 'request_too_large', `Request body exceeds the limit of ${maxBodyBytes} bytes.`, {
-        limit_bytes: maxBodyBytes,
-      });
-      ctx.set('connection', 'close');
-      lingerAfterAnswer(req, linger);
-    };
-    // A declared length over the limit is refused before anything runs downstream.
-    if (!capture) return refuse();
-    if (capture.unforwardable !== undefined && !toldUnforwardable) {
-      toldUnforwardable = true;
-      logger.warn(
-        { requestId: requestIdOf(ctx), reason: capture.unforwardable },
-        'a body parser runs before errorEnrichment, so request bodies it cannot give back byte for byte ' +
-          'are refused with a 400 when forwarded; mount errorEnrichment before any body parser',
-      );
-    }
+  // The steps below are functions of the factory rather than closures of each request: a
+  // pass-through (the common case) allocates none of them.
+
+  /** Answer 413 and discard the rest of the upload before closing (see lingerAfterAnswer). */
+  function refuse(ctx: Context, req: IncomingMessage, ownHeaders: OutgoingHttpHeaders): void {
+    // A response already on its way (a success piped to the client) is cut by the aborted
+    // upstream request instead; there is nothing left to answer with.
+    if (ctx.headerSent || !ctx.writable) return;
+    restoreOwnHeaders(ctx, ownHeaders);
+    sendError(ctx, 'request_too_large', `Request body exceeds the limit of ${maxBodyBytes} bytes.`, {
+      limit_bytes: maxBodyBytes,
+    });
+    ctx.set('connection', 'close');
+    lingerAfterAnswer(req, linger);
+  }
+
+  /** Leave the response (or the thrown 403) exactly as it was. */
+  function leave(ctx: Context, capture: BodyCapture, thrown: unknown, reason: PassThroughReason): void {
+    capture.stream?.release();
+    recordOutcome(ctx, { passthrough: reason });
+    onPassThrough({ reason, status: thrown === undefined ? ctx.status : 403, requestId: requestIdOf(ctx) });
+    if (thrown !== undefined) throw thrown;
+  }
+
+  /** Diagnose the 403 with a key and, when the facts explain it, replace it by the explanation. */
+  async function explain(
+    ctx: Context,
+    req: IncomingMessage,
+    capture: BodyCapture,
+    token: string,
+    thrown: unknown,
+    ownHeaders: OutgoingHttpHeaders,
+  ): Promise<void> {
     const stream = capture.stream;
-    const overLimit = () => stream?.state === 'too_large';
-    // A small body (usually in the same packet as the headers) is waited for, so that a proxy can
-    // send it as one buffer: cheaper than a stream, and no later than the stream would be.
-    if (stream && Number(req.headers['content-length']) <= SMALL_BODY_BYTES) {
-      await stream.finished();
-      if (stream.state === 'aborted') {
-        // The client went away mid-upload: nobody to answer, and nothing is sent downstream.
-        ctx.status = 400;
-        return;
-      }
-    }
-
-    let thrown: unknown;
-    try {
-      await next();
-    } catch (error) {
-      // The body crossed the limit while downstream was reading it (a proxy aborted its upstream
-      // request): the refusal is ours to answer.
-      if (overLimit()) return refuse();
-      // A downstream `ctx.throw(403)` is a denial too; anything else is not ours to touch.
-      if (!isForbidden(error)) {
-        stream?.release();
-        throw error;
-      }
-      thrown = error;
-    }
-    if (overLimit()) return refuse();
-    /** Leave the response (or the thrown 403) exactly as it was. */
-    const leave = (reason: PassThroughReason): void => {
-      stream?.release();
-      recordOutcome(ctx, { passthrough: reason });
-      onPassThrough({ reason, status: thrown === undefined ? ctx.status : 403, requestId: requestIdOf(ctx) });
-      if (thrown !== undefined) throw thrown;
-    };
-
-    // The upstream's status is known: unless it is a 403 with a key to explain, nothing kept is needed.
-    if (thrown === undefined && ctx.status !== 403) return leave('status');
-    const token = requestApiKey(req.headers);
-    if (!token) return leave('no_token');
-
+    let abandoned = false;
     const diagnose = async (): Promise<{ facts: DenialFacts | null; model: string | null } | 'too_large'> => {
       // A route that answered without reading the whole body: the rest is read now, within the budget.
       if (stream) await stream.finished();
-      if (overLimit()) return 'too_large';
+      if (stream?.state === 'too_large') return 'too_large';
       if (abandoned) return { facts: null, model: null };
       const bytes = stream ? stream.bytes() : capture.whole;
       stream?.release();
@@ -154,7 +122,6 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
       return { facts: await lookupDenial(token, model), model };
     };
     let outcome: Awaited<ReturnType<typeof diagnose>>;
-    let abandoned = false;
     try {
       outcome = await withDeadline(diagnose(), timeoutMs);
     } catch (error) {
@@ -166,13 +133,13 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
           ? 'error enrichment timed out; the 403 passes through'
           : 'error enrichment failed; the 403 passes through',
       );
-      return leave(timedOut ? 'timeout' : 'db_error');
+      return leave(ctx, capture, thrown, timedOut ? 'timeout' : 'db_error');
     }
-    if (outcome === 'too_large') return refuse();
+    if (outcome === 'too_large') return refuse(ctx, req, ownHeaders);
     const { facts, model } = outcome;
-    if (!facts) return leave('unknown_key');
+    if (!facts) return leave(ctx, capture, thrown, 'unknown_key');
     const denial = diagnoseDenial(facts, model);
-    if (!denial) return leave('unexplained');
+    if (!denial) return leave(ctx, capture, thrown, 'unexplained');
 
     restoreOwnHeaders(ctx, ownHeaders);
     const helpUrl = helpUrls[denial.code];
@@ -184,5 +151,55 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
     if (denial.code === 'spend_cap_reset_pending') boundaryResync.fire();
     recordOutcome(ctx, { enriched: denial.code });
     onEnriched({ code: denial.code, status: ERROR_SPECS[denial.code].status, requestId: requestIdOf(ctx) });
+  }
+
+  return async function errorEnrichment(ctx: Context, next: Next): Promise<void> {
+    const req = ctx.req;
+    // The app's own headers (request id, security headers): the only ones an answer of ours keeps.
+    const ownHeaders = ctx.response.headers;
+    const capture = captureBody(ctx, maxBodyBytes);
+    // A declared length over the limit is refused before anything runs downstream.
+    if (!capture) return refuse(ctx, req, ownHeaders);
+    if (capture.unforwardable !== undefined && !toldUnforwardable) {
+      toldUnforwardable = true;
+      logger.warn(
+        { requestId: requestIdOf(ctx), reason: capture.unforwardable },
+        'a body parser runs before errorEnrichment, so request bodies it cannot give back byte for byte ' +
+          'are refused with a 400 when forwarded; mount errorEnrichment before any body parser',
+      );
+    }
+    const stream = capture.stream;
+    // A small body (usually in the same packet as the headers) is waited for, so that a proxy can
+    // send it as one buffer: cheaper than a stream, and no later than the stream would be.
+    if (stream && Number(req.headers['content-length']) <= SMALL_BODY_BYTES) {
+      await stream.finished();
+      if (stream.state === 'aborted') {
+        // The client went away mid-upload: nobody to answer, and nothing is sent downstream.
+        ctx.status = 400;
+        return;
+      }
+    }
+
+    let thrown: unknown;
+    try {
+      await next();
+    } catch (error) {
+      // The body crossed the limit while downstream was reading it (a proxy aborted its upstream
+      // request): the refusal is ours to answer.
+      if (stream?.state === 'too_large') return refuse(ctx, req, ownHeaders);
+      // A downstream `ctx.throw(403)` is a denial too; anything else is not ours to touch.
+      if (!isForbidden(error)) {
+        stream?.release();
+        throw error;
+      }
+      thrown = error;
+    }
+    if (stream?.state === 'too_large') return refuse(ctx, req, ownHeaders);
+
+    // The upstream's status is known: unless it is a 403 with a key to explain, nothing kept is needed.
+    if (thrown === undefined && ctx.status !== 403) return leave(ctx, capture, thrown, 'status');
+    const token = requestApiKey(req.headers);
+    if (!token) return leave(ctx, capture, thrown, 'no_token');
+    return explain(ctx, req, capture, token, thrown, ownHeaders);
   };
 }

@@ -112,6 +112,19 @@ export type Gateway = Koa & {
 /** The route everything under `/ai/v1`, including `/ai/v1` itself, takes. */
 export const AI_ROUTE = '/ai/v1{/*path}';
 
+/** `/ai/v1` or a path below it, as the router's AI_ROUTE matches it (that route also takes other cases). */
+function isUnderAiRoute(path: string): boolean {
+  return path.startsWith('/ai/v1') && (path.length === 6 || path.charCodeAt(6) === 47);
+}
+
+/** Middleware run one after the other as one, as the router runs a route's: the last one's `next` is the caller's. */
+function chain(layers: readonly Middleware[]): Middleware {
+  return layers.reduceRight<Middleware>(
+    (following, layer) => (ctx, next) => layer(ctx, () => following(ctx, next)),
+    (_ctx, next) => next(),
+  );
+}
+
 const DURATIONS = [
   'enrichmentTimeoutMs',
   'upstreamConnectTimeoutMs',
@@ -222,6 +235,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   router.get(OPENAPI_ROUTE, openApiRoute());
   router.get(MODELS_ROUTE, modelsRoute({ db, logger, ...(readDb !== undefined && { readDb }) }));
   router.all(AI_ROUTE, ...aiRoute);
+  const inference = chain(aiRoute);
 
   const app = new Koa();
   if (tracing) app.use(tracing.exchange);
@@ -231,6 +245,13 @@ export function createGateway(options: GatewayOptions): Gateway {
   app.use(securityHeaders());
   app.use(accessLog({ logger }));
   app.use(errorResponses({ logger }));
+  // The inference traffic skips the router, which would test every route's pattern and compose a
+  // chain per request: a POST under /ai/v1 is always the AI route (the router's only other route
+  // there, the model list, takes GET and HEAD). Every other request is routed as before.
+  app.use(function inferenceRoute(ctx, next) {
+    if (ctx.method === 'POST' && isUnderAiRoute(ctx.path)) return inference(ctx, next);
+    return next();
+  });
   app.use(router.routes());
   app.use(router.allowedMethods());
   app.on('error', (error: Error & { code?: string }, ctx?: Koa.Context) => {
