@@ -39,7 +39,7 @@ export * from './queries/feature-flags.ts';
 export type { GroupListing, GroupMember } from './queries/groups.ts';
 export * from './queries/groups.ts';
 export type { KeyExpiry, KeyExpiryChange } from './queries/key-expiry.ts';
-export * from './queries/key-expiry.ts';
+export { resolveKeyExpiry, setApiKeyExpiry } from './queries/key-expiry.ts';
 export type { LedgerCheck, LedgerDrift, LedgerRebuild, SpendDrift } from './queries/ledger-integrity.ts';
 export { checkLedger, rebuildCheckpoints } from './queries/ledger-integrity.ts';
 export type { ListedModel, ListModelsOptions, ModelListing } from './queries/model-list.ts';

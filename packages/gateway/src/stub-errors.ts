@@ -1,18 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { requestDialect } from '@control-layer/enrichment';
+import { anthropicErrorType, requestDialect } from '@control-layer/enrichment';
 import type { Context } from 'koa';
 
 /** The statuses of the stub's own errors. Its denial is not one: that is onwards' bare 403, byte for byte. */
 export const STUB_ERROR_STATUSES = [400, 401, 404, 413, 503] as const;
 export type StubErrorStatus = (typeof STUB_ERROR_STATUSES)[number];
 
-/** The error `type` each dialect gives a status (Anthropic's from its documented table). */
-const ERROR_TYPES: Record<StubErrorStatus, { openai: string; anthropic: string }> = {
-  400: { openai: 'invalid_request_error', anthropic: 'invalid_request_error' },
-  401: { openai: 'invalid_request_error', anthropic: 'authentication_error' },
-  404: { openai: 'invalid_request_error', anthropic: 'not_found_error' },
-  413: { openai: 'invalid_request_error', anthropic: 'request_too_large' },
-  503: { openai: 'api_error', anthropic: 'api_error' },
+/** The OpenAI error `type` of each status, as onwards writes it (Anthropic's comes from its table). */
+const OPENAI_ERROR_TYPES: Record<StubErrorStatus, string> = {
+  400: 'invalid_request_error',
+  401: 'invalid_request_error',
+  404: 'invalid_request_error',
+  413: 'invalid_request_error',
+  503: 'api_error',
 };
 
 /**
@@ -23,7 +23,7 @@ const ERROR_TYPES: Record<StubErrorStatus, { openai: string; anthropic: string }
  */
 export function stubError(ctx: Context, status: StubErrorStatus, message: string, code: string | null): void {
   const dialect = requestDialect(ctx.path, ctx.headers['anthropic-version']);
-  const type = ERROR_TYPES[status][dialect];
+  const type = dialect === 'anthropic' ? anthropicErrorType(status) : OPENAI_ERROR_TYPES[status];
   ctx.status = status;
   ctx.body =
     dialect === 'anthropic'
