@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { StandInRequest } from './replay-request.ts';
+import { ReplayRequest, StandInRequest } from './replay-request.ts';
 
 /** The body crossed the size limit mid-stream; whoever was reading it (a proxy) must give up. */
 export class RequestTooLargeError extends Error {
@@ -26,6 +26,7 @@ export function isRequestTooLarge(error: unknown): boolean {
 
 /** The body of `req` as one buffer when errorEnrichment holds all of it unread (see `takeWhole`). */
 export function takeWholeBody(req: unknown): Buffer | null {
+  if (req instanceof ReplayRequest) return req.takeWhole();
   return req instanceof CapturingRequest ? req.takeWhole() : null;
 }
 

@@ -3,7 +3,7 @@ import { type DenialFacts, describeError } from '@control-layer/db';
 import type { Context, Middleware, Next } from 'koa';
 import { requestApiKey } from './api-key.ts';
 import { createBoundaryResync } from './boundary-resync.ts';
-import { type BodyCapture, captureBody, SMALL_BODY_BYTES } from './capture-body.ts';
+import { type BodyCapture, captureBody, readSmallBody } from './capture-body.ts';
 import { DeadlineExceededError, withDeadline } from './deadline.ts';
 import { denialLookup } from './denial-lookup.ts';
 import { diagnoseDenial } from './diagnose.ts';
@@ -169,11 +169,9 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
       );
     }
     const stream = capture.stream;
-    // A small body (usually in the same packet as the headers) is waited for, so that a proxy can
-    // send it as one buffer: cheaper than a stream, and no later than the stream would be.
-    if (stream && Number(req.headers['content-length']) <= SMALL_BODY_BYTES) {
-      await stream.finished();
-      if (stream.state === 'aborted') {
+    if (capture.small) {
+      capture.whole = await readSmallBody(ctx);
+      if (capture.whole === null) {
         // The client went away mid-upload: nobody to answer, and nothing is sent downstream.
         ctx.status = 400;
         return;

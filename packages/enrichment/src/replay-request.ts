@@ -74,8 +74,11 @@ export function isUnforwardableBody(error: unknown): error is UnforwardableBodyE
   return false;
 }
 
-/** A stand-in for a request a body parser already read: its body stream yields the bytes again. */
-class ReplayRequest extends StandInRequest {
+/**
+ * A stand-in for a request whose body was already read (by a body parser, or whole by the
+ * middleware): its body stream yields the bytes again, pushed only when somebody reads it.
+ */
+export class ReplayRequest extends StandInRequest {
   readonly complete = true;
 
   constructor(
@@ -94,6 +97,17 @@ class ReplayRequest extends StandInRequest {
     if (this.bytes && this.bytes.length > 0) this.push(this.bytes);
     this.bytes = null;
     this.push(null);
+  }
+
+  /**
+   * The body as one buffer, for a proxy to send as a buffer rather than a stream, when nobody has
+   * read any of it yet; null otherwise. Taking it consumes the stream: a later read finds it empty.
+   */
+  takeWhole(): Buffer | null {
+    if (this.failure || this.readableDidRead) return null;
+    const bytes = this.bytes;
+    this.bytes = null;
+    return bytes;
   }
 }
 

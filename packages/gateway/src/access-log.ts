@@ -33,7 +33,13 @@ export function accessLog(options: AccessLogOptions): Middleware {
     const level = quiet.has(ctx.path) ? 'debug' : 'info';
     if (logger.isLevelEnabled?.(level) === false) return next();
     const started = performance.now();
-    ctx.res.once('close', () => {
+    // The line is written once the response is over and the middleware below have returned,
+    // whichever comes last: a success can be written to the client in full before the
+    // middleware that let it through (error enrichment) records what it did.
+    let ms = 0;
+    let pending = 2;
+    const settle = () => {
+      if (--pending > 0) return;
       const fields = {
         requestId: ctx.state.requestId,
         method: ctx.method,
@@ -41,12 +47,20 @@ export function accessLog(options: AccessLogOptions): Middleware {
         status: ctx.status,
         // False when the client left before the whole response was written.
         completed: ctx.res.writableFinished,
-        ms: Math.round(performance.now() - started),
+        ms,
         // `enriched: <code>` or `passthrough: <reason>` on the inference routes: closed sets only.
         ...ctx.state.enrichment,
       };
       logger[level](fields, 'request');
+    };
+    ctx.res.once('close', () => {
+      ms = Math.round(performance.now() - started);
+      settle();
     });
-    await next();
+    try {
+      await next();
+    } finally {
+      settle();
+    }
   };
 }
