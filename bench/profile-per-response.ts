@@ -21,7 +21,7 @@ import { jsonBody, KiB } from './lib/bodies.ts';
 import { type ChildServer, startChildServer } from './lib/child-server.ts';
 import { mainThreadProfile, type ProfileNode } from './lib/cpu-profile.ts';
 import { startBenchDatabase } from './lib/database.ts';
-import { startUpstream } from './lib/gateway.ts';
+import { startGateway, startUpstream } from './lib/gateway.ts';
 import { load } from './lib/load.ts';
 import { printTable } from './lib/stats.ts';
 import { ensureWrk, pin, pinning, runWrk, wrkScript } from './lib/wrk.ts';
@@ -110,8 +110,15 @@ try {
       LOG_LEVEL: 'warn',
       BENCH_COALESCE: configuration.endsWith('coalescing off') ? 'off' : 'on',
     };
-    const script = configuration.includes('alone') ? 'servers/bare-proxy.ts' : 'servers/gateway.ts';
-    const server = await startChildServer(script, [], env, profileArgs);
+    const server = configuration.includes('alone')
+      ? await startChildServer('servers/bare-proxy.ts', [], env, profileArgs)
+      : await startGateway({
+          upstreamUrl: env.UPSTREAM_URL,
+          databaseUrl: database.url,
+          enrichment: true,
+          env,
+          nodeArgs: profileArgs,
+        });
     pin(server.pid, where.server);
     const key = denied ? keys.outsider : keys.working;
     const options = {

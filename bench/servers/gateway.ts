@@ -6,14 +6,16 @@
  * collection, when started with --expose-gc).
  * `BENCH_LOG_FILE=<path>` logs as `pnpm start` does with `LOG_FORMAT=json` (pino's JSON lines, an
  * access line per request at the default `LOG_LEVEL=info`), into that file rather than stdout.
+ * It runs the gateway as `pnpm start` does, compiled (bench/lib/gateway.ts builds it and starts this
+ * file with `--conditions=@control-layer/compiled`, so the workspace packages resolve to `dist/`).
  * Usage: DATABASE_URL=postgres://… UPSTREAM_URL=http://… gateway.ts
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { openDatabase } from '@control-layer/db';
 import { PASS_THROUGH_REASONS } from '@control-layer/enrichment';
+import { createGateway, type GatewayLogger, LOG_LEVELS, loadConfig } from '@control-layer/gateway';
 import { pino } from 'pino';
-import { createGateway, type GatewayLogger, LOG_LEVELS, loadConfig } from '../../packages/gateway/src/index.ts';
 
 const config = loadConfig({ PORT: '0', ...process.env });
 if (config.database.kind !== 'postgres' || config.upstreamUrl === null) {

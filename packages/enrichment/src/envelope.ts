@@ -86,10 +86,10 @@ export function isSaneRequestId(value: string | undefined): value is string {
 
 /** The request id of this exchange: the one the gateway set on the response, else a sane one the client sent. */
 export function requestIdOf(ctx: Context): string | null {
-  const fromResponse = ctx.response.get('x-request-id');
-  if (isSaneRequestId(fromResponse)) return fromResponse;
-  const fromRequest = ctx.get('x-request-id');
-  return isSaneRequestId(fromRequest) ? fromRequest : null;
+  const fromResponse = ctx.res.getHeader('x-request-id');
+  if (typeof fromResponse === 'string' && isSaneRequestId(fromResponse)) return fromResponse;
+  const fromRequest = ctx.req.headers['x-request-id'];
+  return typeof fromRequest === 'string' && isSaneRequestId(fromRequest) ? fromRequest : null;
 }
 
 /**
