@@ -27,15 +27,32 @@ export interface AccessLogOptions {
  * app.use(accessLog({ logger: pino() }));
  */
 export function accessLog(options: AccessLogOptions): Middleware {
+  const startLine = accessLine(options);
+  return async function accessLog(ctx: Context, next: Next): Promise<void> {
+    const settle = startLine(ctx);
+    if (!settle) return next();
+    try {
+      await next();
+    } finally {
+      settle();
+    }
+  };
+}
+
+/**
+ * What `accessLog()` does around the middleware below it: for each exchange, null when its line is
+ * at a level that is off, else the function to call once the middleware below have returned. The
+ * line is written once that is called and the response is over, whichever comes last: a success
+ * can be written to the client in full before the middleware that let it through (error
+ * enrichment) records what it did.
+ */
+export function accessLine(options: AccessLogOptions): (ctx: Context) => (() => void) | null {
   const { logger, quietPaths = ['/healthz', '/readyz', '/metrics'] } = options;
   const quiet = new Set(quietPaths);
-  return async function accessLog(ctx: Context, next: Next): Promise<void> {
+  return (ctx) => {
     const level = quiet.has(ctx.path) ? 'debug' : 'info';
-    if (logger.isLevelEnabled?.(level) === false) return next();
+    if (logger.isLevelEnabled?.(level) === false) return null;
     const started = performance.now();
-    // The line is written once the response is over and the middleware below have returned,
-    // whichever comes last: a success can be written to the client in full before the
-    // middleware that let it through (error enrichment) records what it did.
     let ms = 0;
     let pending = 2;
     const settle = () => {
@@ -57,10 +74,6 @@ export function accessLog(options: AccessLogOptions): Middleware {
       ms = Math.round(performance.now() - started);
       settle();
     });
-    try {
-      await next();
-    } finally {
-      settle();
-    }
+    return settle;
   };
 }

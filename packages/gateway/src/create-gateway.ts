@@ -4,17 +4,14 @@ import Router from '@koa/router';
 import { sql } from 'drizzle-orm';
 import Koa, { type Middleware } from 'koa';
 import { pino } from 'pino';
-import { accessLog } from './access-log.ts';
-import { errorResponses } from './error-responses.ts';
+import { exchangeFront } from './exchange-front.ts';
 import { healthz, readyz } from './health.ts';
 import { createMetrics, type GatewayMetrics, type MetricsSource, metricsEndpoint } from './metrics.ts';
 import { MODELS_ROUTE, modelsRoute } from './models-route.ts';
 import { OPENAPI_ROUTE, openApiRoute } from './openapi-route.ts';
 import { cachedProbe, tcpReachable } from './probes.ts';
 import { proxy } from './proxy.ts';
-import { requestId } from './request-id.ts';
 import type { GatewayTracing } from './request-tracing.ts';
-import { securityHeaders } from './security-headers.ts';
 import { createUpstreamPool } from './upstream-pool.ts';
 
 /** pino-compatible; a pino logger fits. */
@@ -239,12 +236,10 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   const app = new Koa();
   if (tracing) app.use(tracing.exchange);
-  app.use(requestId());
   // Once, before anything else: every error of the request, the gateway's own included, speaks it.
   app.use(decideDialect());
-  app.use(securityHeaders());
-  app.use(accessLog({ logger }));
-  app.use(errorResponses({ logger }));
+  // requestId(), securityHeaders(), accessLog() and errorResponses(), as one layer.
+  app.use(exchangeFront({ logger }));
   // The inference traffic skips the router, which would test every route's pattern and compose a
   // chain per request: a POST under /ai/v1 is always the AI route (the router's only other route
   // there, the model list, takes GET and HEAD). Every other request is routed as before.

@@ -35,31 +35,41 @@ export function errorResponses(options: { logger: ErrorResponsesLogger }): Middl
     try {
       await next();
     } catch (error) {
-      const status = (error as { status?: unknown }).status;
-      const expose = (error as { expose?: unknown }).expose === true;
-      const code = typeof status === 'number' && expose ? CLIENT_ERROR_CODES[status] : undefined;
-      if (code) {
-        sendError(ctx, code, (error as Error).message);
-        return;
-      }
-      logger.error(
-        {
-          requestId: ctx.state.requestId,
-          err: describeError(error),
-          stack: stackFrames(error),
-        },
-        'request failed',
-      );
-      sendError(ctx, 'internal_error', INTERNAL_MESSAGE);
+      answerThrown(ctx, error, logger);
       return;
     }
-    if (ctx.body != null) return;
-    if (ctx.status === 404) sendError(ctx, 'not_found', `Unknown request URL: ${ctx.method} ${ctx.path}`);
-    // The router's 501 is for a method it knows on no route (TRACE, PROPFIND): Koa would answer it
-    // in plain text; the route takes none of those, so it is the 405 in the envelope.
-    else if (ctx.status === 405 || ctx.status === 501)
-      sendError(ctx, 'method_not_allowed', `Method ${ctx.method} is not allowed on ${ctx.path}`);
+    answerUnanswered(ctx);
   };
+}
+
+/** The answer to an error thrown below `errorResponses()`: a client error's own, else a 500. */
+export function answerThrown(ctx: Context, error: unknown, logger: ErrorResponsesLogger): void {
+  const status = (error as { status?: unknown }).status;
+  const expose = (error as { expose?: unknown }).expose === true;
+  const code = typeof status === 'number' && expose ? CLIENT_ERROR_CODES[status] : undefined;
+  if (code) {
+    sendError(ctx, code, (error as Error).message);
+    return;
+  }
+  logger.error(
+    {
+      requestId: ctx.state.requestId,
+      err: describeError(error),
+      stack: stackFrames(error),
+    },
+    'request failed',
+  );
+  sendError(ctx, 'internal_error', INTERNAL_MESSAGE);
+}
+
+/** The 404 or 405 in the envelope, for a response nothing below `errorResponses()` gave a body. */
+export function answerUnanswered(ctx: Context): void {
+  if (ctx.body != null) return;
+  if (ctx.status === 404) sendError(ctx, 'not_found', `Unknown request URL: ${ctx.method} ${ctx.path}`);
+  // The router's 501 is for a method it knows on no route (TRACE, PROPFIND): Koa would answer it
+  // in plain text; the route takes none of those, so it is the 405 in the envelope.
+  else if (ctx.status === 405 || ctx.status === 501)
+    sendError(ctx, 'method_not_allowed', `Method ${ctx.method} is not allowed on ${ctx.path}`);
 }
 
 const CLIENT_ERROR_STATUS: Readonly<Record<string, [number, string, ErrorCode]>> = {

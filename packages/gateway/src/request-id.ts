@@ -21,12 +21,7 @@ export const REQUEST_ID_HEADER = 'x-request-id';
  */
 export function requestId(): Middleware {
   return async function requestId(ctx: Context, next: Next): Promise<void> {
-    // Node's header map and setHeader straight, rather than ctx.get and ctx.set: this runs on
-    // every exchange, and Koa's accessors add nothing for a header name known to be lower case.
-    const sent = ctx.req.headers[REQUEST_ID_HEADER];
-    const id = typeof sent === 'string' && isSaneRequestId(sent) ? sent : randomUUID();
-    ctx.state.requestId = id;
-    ctx.res.setHeader(REQUEST_ID_HEADER, id);
+    const id = assignRequestId(ctx);
     try {
       await next();
     } catch (error) {
@@ -35,6 +30,17 @@ export function requestId(): Middleware {
       throw error;
     }
   };
+}
+
+/** This exchange's id, on `ctx.state.requestId` and the response (what `requestId()` does first). */
+export function assignRequestId(ctx: Context): string {
+  // Node's header map and setHeader straight, rather than ctx.get and ctx.set: this runs on
+  // every exchange, and Koa's accessors add nothing for a header name known to be lower case.
+  const sent = ctx.req.headers[REQUEST_ID_HEADER];
+  const id = typeof sent === 'string' && isSaneRequestId(sent) ? sent : randomUUID();
+  ctx.state.requestId = id;
+  ctx.res.setHeader(REQUEST_ID_HEADER, id);
+  return id;
 }
 
 /** Add a header to those Koa writes with an error response (`err.headers`). */

@@ -23,18 +23,32 @@ const SECURITY_HEADER_PAIRS = Object.entries(API_SECURITY_HEADERS);
  */
 export function securityHeaders(): Middleware {
   return async function securityHeaders(ctx: Context, next: Next): Promise<void> {
-    // Straight onto the response (what ctx.set does, less its per-call checks): every exchange pays it.
-    const res = ctx.res;
-    for (const [name, value] of SECURITY_HEADER_PAIRS) res.setHeader(name, value);
+    setSecurityHeaders(ctx);
     try {
       await next();
     } catch (error) {
-      if (error instanceof Error) {
-        for (const [name, value] of SECURITY_HEADER_PAIRS) withHeader(error, name, value);
-        withHeader(error, 'cache-control', 'no-store');
-      }
+      securityHeadersOnError(error);
       throw error;
     }
-    if (ctx.status >= 400 && !ctx.response.get('cache-control')) ctx.set('cache-control', 'no-store');
+    noStoreOnError(ctx);
   };
+}
+
+/** The security headers, onto the response (what `securityHeaders()` does first). */
+export function setSecurityHeaders(ctx: Context): void {
+  // Straight onto the response (what ctx.set does, less its per-call checks): every exchange pays it.
+  const res = ctx.res;
+  for (const [name, value] of SECURITY_HEADER_PAIRS) res.setHeader(name, value);
+}
+
+/** The security headers and `no-store` onto an error on its way to Koa's error handler. */
+export function securityHeadersOnError(error: unknown): void {
+  if (!(error instanceof Error)) return;
+  for (const [name, value] of SECURITY_HEADER_PAIRS) withHeader(error, name, value);
+  withHeader(error, 'cache-control', 'no-store');
+}
+
+/** `cache-control: no-store` on an error response that did not say otherwise. */
+export function noStoreOnError(ctx: Context): void {
+  if (ctx.status >= 400 && !ctx.response.get('cache-control')) ctx.set('cache-control', 'no-store');
 }
