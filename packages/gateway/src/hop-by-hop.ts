@@ -32,7 +32,7 @@ const NONE: ReadonlySet<string> = new Set();
 
 /** `isHopByHop` for a name already in lower case. */
 function isHopByHopLower(lower: string, listed: ReadonlySet<string>): boolean {
-  return HOP_BY_HOP_HEADERS.has(lower) || lower.startsWith('proxy-') || listed.has(lower);
+  return HOP_BY_HOP_HEADERS.has(lower) || lower.startsWith('proxy-') || (listed.size > 0 && listed.has(lower));
 }
 
 export function isHopByHop(name: string, listed: ReadonlySet<string> = NONE): boolean {
@@ -40,9 +40,10 @@ export function isHopByHop(name: string, listed: ReadonlySet<string> = NONE): bo
 }
 
 /**
- * The end-to-end headers of a message: everything but the hop-by-hop ones, those named in its
- * `Connection` header, and any in `drop` (lower-case). It runs twice per proxied exchange, so it
- * allocates nothing beyond the result when the message has no `Connection` header.
+ * The end-to-end headers of a message (names in lower case, as Node's server and undici hand
+ * them out): everything but the hop-by-hop ones, those named in its `Connection` header, and any
+ * in `drop` (lower-case). It runs twice per proxied exchange, so it allocates nothing beyond the
+ * result when the message has no `Connection` header.
  */
 export function endToEndHeaders(
   headers: HeaderMap,
@@ -50,12 +51,10 @@ export function endToEndHeaders(
 ): Record<string, string | string[]> {
   const listed = headers.connection === undefined ? NONE : connectionTokens(headers.connection);
   const kept: Record<string, string | string[]> = {};
-  for (const name of Object.keys(headers)) {
+  for (const name in headers) {
     const value = headers[name];
-    if (value === undefined) continue;
-    const lower = name.toLowerCase();
-    if (isHopByHopLower(lower, listed) || drop.has(lower)) continue;
-    kept[lower] = value;
+    if (value === undefined || isHopByHopLower(name, listed) || drop.has(name)) continue;
+    kept[name] = value;
   }
   return kept;
 }

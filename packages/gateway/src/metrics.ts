@@ -1,6 +1,7 @@
 import { DENIAL_CODES, PASS_THROUGH_REASONS } from '@control-layer/enrichment';
 import type { Context, Middleware } from 'koa';
-import { type Aggregator, Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { type Aggregator, Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { LatencyHistogram } from './latency-histogram.ts';
 import type { Probe } from './probes.ts';
 
 /** Prometheus text exposition format, version 0.0.4. */
@@ -17,7 +18,7 @@ export interface GatewayMetrics {
   enriched: Counter<'code'>;
   passThrough: Counter<'reason'>;
   upstreamFailures: Counter<'code'>;
-  upstreamLatency: Histogram<'status_class'>;
+  upstreamLatency: LatencyHistogram<'status_class'>;
   diagnosisReads: Counter<'database'>;
   /** 1 while the database answers its probe, else 0 (over a cluster: 1 only if every worker reaches it). */
   databaseUp: Gauge;
@@ -26,6 +27,11 @@ export interface GatewayMetrics {
   /** The Prometheus text of the gateway's and the process's series. */
   render(): Promise<string>;
 }
+
+/** Upper bounds of `gateway_upstream_response_seconds`, in seconds. */
+export const UPSTREAM_LATENCY_BUCKETS: readonly number[] = [
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300,
+];
 
 /** A counter whose `label` values in `known` show as 0 before they first happen. */
 function counter<L extends string>(
@@ -129,13 +135,13 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
       'database',
       ['primary', 'replica'],
     ),
-    upstreamLatency: new Histogram({
-      name: 'gateway_upstream_response_seconds',
-      help: 'Time from sending a request upstream to its response headers, by status class (error: none came).',
-      labelNames: ['status_class'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
-      registers: [registry],
-    }),
+    upstreamLatency: new LatencyHistogram(
+      'gateway_upstream_response_seconds',
+      'Time from sending a request upstream to its response headers, by status class (error: none came).',
+      'status_class',
+      UPSTREAM_LATENCY_BUCKETS,
+      registry,
+    ),
     databaseUp: gauge(
       registry,
       'gateway_database_up',

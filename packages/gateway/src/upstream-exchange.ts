@@ -142,12 +142,12 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.settings.onUpstreamResponse({ status: statusCode, seconds: this.seconds() });
     const ctx = this.ctx;
     const res = this.res;
-    ctx.status = statusCode;
     const kept = endToEndHeaders(headers, RESPONSE_DROP);
     // Straight onto the response (what ctx.set does, less its per-call checks): undici hands out
     // strings and arrays of strings only.
     for (const name in kept) res.setHeader(name, kept[name] as string | string[]);
     if (statusCode >= 300) {
+      ctx.status = statusCode;
       this.phase = 'collecting';
       this.typed = kept['content-type'] !== undefined;
       this.settle(false);
@@ -155,7 +155,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     }
     // A success is the upstream's to the last byte: no middleware rewrites it, so it bypasses
     // Koa's response handling (a stream body would cost an AbortController and a pipeline).
-    // The headers set on `ctx` so far are on `res` already (ctx.set writes through).
+    // The headers set on `ctx` so far are on `res` already (ctx.set writes through), and
+    // `ctx.status` reads the status writeHead sets.
     this.phase = 'piping';
     ctx.respond = false;
     res.writeHead(statusCode);
