@@ -50,6 +50,8 @@ export function accessLine(options: AccessLogOptions): (ctx: Context) => (() => 
   const { logger, quietPaths = ['/healthz', '/readyz', '/metrics'] } = options;
   const quiet = new Set(quietPaths);
   return (ctx) => {
+    // Below info, no line is written at either level: decided without looking at the path.
+    if (logger.isLevelEnabled?.('info') === false) return null;
     const level = quiet.has(ctx.path) ? 'debug' : 'info';
     if (logger.isLevelEnabled?.(level) === false) return null;
     const started = performance.now();

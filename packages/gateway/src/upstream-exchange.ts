@@ -56,6 +56,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   private failure: Error | null = null;
   private body: UpstreamErrorBody | null = null;
   private waitingForDrain = false;
+  /** Made the first time the client's socket fills: most responses never need it. */
+  private onDrain: (() => void) | null = null;
   private readonly started = performance.now();
   private readonly res: ServerResponse;
 
@@ -170,6 +172,10 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
           // The client's socket is full: the upstream waits until it drains.
           this.waitingForDrain = true;
           controller.pause();
+          this.onDrain ??= () => {
+            this.waitingForDrain = false;
+            this.controller?.resume();
+          };
           this.res.once('drain', this.onDrain);
         }
         return;
@@ -220,11 +226,6 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.reject = null;
     resolve?.(piped);
   }
-
-  private readonly onDrain = (): void => {
-    this.waitingForDrain = false;
-    this.controller?.resume();
-  };
 
   private readonly onClientClose = (): void => {
     if (this.res.writableFinished) return;

@@ -2,11 +2,12 @@
  * The reverse proxy against an upstream the test scripts: what goes out, what comes back, and
  * that events stream through as they are written.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { createTestDatabase } from '@control-layer/db/testing';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { gate, scriptedUpstream, send, startGateway, within } from './helpers.ts';
+import { gate, scriptedUpstream, send, startGateway, waitFor, within } from './helpers.ts';
 
 const test = suite('proxy');
 
@@ -157,6 +158,63 @@ test('delivers server-sent events while the upstream still holds the stream open
   let rest = '';
   for (let part = await reader.read(); !part.done; part = await reader.read()) rest += decoder.decode(part.value);
   assert.is(rest, 'data: {"n":2}\n\ndata: [DONE]\n\n');
+});
+
+test('holds the upstream back while the client reads slowly, and delivers every byte', async () => {
+  const CHUNK = randomBytes(64 * 1024);
+  const CHUNKS = 512; // 32 MiB: far more than the sockets between the two can hold
+  let written = 0;
+  const finished = gate();
+  upstream.respondWith((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(CHUNK.length * CHUNKS) });
+    const pump = () => {
+      while (written < CHUNKS) {
+        written++;
+        if (!res.write(CHUNK)) return void res.once('drain', pump);
+      }
+      res.end();
+      finished.open(undefined);
+    };
+    pump();
+  });
+  const { port } = new URL(gateway.url);
+  const socket = connect(Number(port), '127.0.0.1');
+  const expected = createHash('sha256');
+  for (let i = 0; i < CHUNKS; i++) expected.update(CHUNK);
+  const received = createHash('sha256');
+  let head = '';
+  let bodyBytes = 0;
+  let inBody = false;
+  socket.on('data', (data: Buffer) => {
+    if (inBody) {
+      bodyBytes += data.length;
+      received.update(data);
+      return;
+    }
+    head += data.toString('latin1');
+    const end = head.indexOf('\r\n\r\n');
+    if (end === -1) return;
+    inBody = true;
+    const rest = Buffer.from(head.slice(end + 4), 'latin1');
+    bodyBytes += rest.length;
+    received.update(rest);
+    // The client stops reading right after the head.
+    socket.pause();
+  });
+  socket.write('POST /ai/v1/files HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}');
+  await waitFor(async () => inBody, 'the response head');
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const whilePaused = written;
+  assert.ok(
+    whilePaused < CHUNKS / 2,
+    `the upstream wrote ${whilePaused} of ${CHUNKS} chunks to a client that reads nothing`,
+  );
+  socket.resume();
+  await within(finished.promise, 'the upstream to finish once the client reads');
+  await within(new Promise((resolve) => socket.once('end', resolve)), 'the end of the response');
+  assert.is(bodyBytes, CHUNK.length * CHUNKS);
+  assert.is(received.digest('hex'), expected.digest('hex'));
+  socket.destroy();
 });
 
 test.run();
