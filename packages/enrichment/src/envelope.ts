@@ -84,10 +84,23 @@ export function isSaneRequestId(value: string | undefined): value is string {
   return value !== undefined && SANE_REQUEST_ID.test(value);
 }
 
+// The response's request id once found sane, on `ctx.state`: an exchange asks for it several times.
+const CHECKED_REQUEST_ID = Symbol('checkedRequestId');
+
 /** The request id of this exchange: the one the gateway set on the response, else a sane one the client sent. */
 export function requestIdOf(ctx: Context): string | null {
   const fromResponse = ctx.res.getHeader('x-request-id');
-  if (typeof fromResponse === 'string' && isSaneRequestId(fromResponse)) return fromResponse;
+  if (typeof fromResponse !== 'string') return saneFromRequest(ctx);
+  const state = ctx.state as { [CHECKED_REQUEST_ID]?: string };
+  if (state[CHECKED_REQUEST_ID] === fromResponse) return fromResponse;
+  if (isSaneRequestId(fromResponse)) {
+    state[CHECKED_REQUEST_ID] = fromResponse;
+    return fromResponse;
+  }
+  return saneFromRequest(ctx);
+}
+
+function saneFromRequest(ctx: Context): string | null {
   const fromRequest = ctx.req.headers['x-request-id'];
   return typeof fromRequest === 'string' && isSaneRequestId(fromRequest) ? fromRequest : null;
 }

@@ -156,7 +156,7 @@ export function errorEnrichment(options: ErrorEnrichmentOptions): Middleware {
   return async function errorEnrichment(ctx: Context, next: Next): Promise<void> {
     const req = ctx.req;
     // The app's own headers (request id, security headers): the only ones an answer of ours keeps.
-    const ownHeaders = ctx.response.headers;
+    const ownHeaders = ctx.res.getHeaders();
     const capture = captureBody(ctx, maxBodyBytes);
     // A declared length over the limit is refused before anything runs downstream.
     if (!capture) return refuse(ctx, req, ownHeaders);

@@ -49,7 +49,12 @@ export function endToEndHeaders(
   headers: HeaderMap,
   drop: ReadonlySet<string> = NONE,
 ): Record<string, string | string[]> {
-  const listed = headers.connection === undefined ? NONE : connectionTokens(headers.connection);
+  const connection = headers.connection;
+  // `keep-alive` and `close` name no other header: the usual case costs no set.
+  const listed =
+    connection === undefined || connection === 'keep-alive' || connection === 'close'
+      ? NONE
+      : connectionTokens(connection);
   const kept: Record<string, string | string[]> = {};
   for (const name in headers) {
     const value = headers[name];
