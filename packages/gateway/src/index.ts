@@ -31,6 +31,8 @@ export type { ReadinessOptions } from './health.ts';
 export { healthz, readyz } from './health.ts';
 export type { HeaderMap } from './hop-by-hop.ts';
 export { connectionTokens, endToEndHeaders, HOP_BY_HOP_HEADERS, isHopByHop } from './hop-by-hop.ts';
+export type { HistogramData } from './latency-histogram.ts';
+export { LatencyHistogram } from './latency-histogram.ts';
 export type { GatewayMetrics, MetricsEndpointOptions, MetricsOptions, MetricsSource } from './metrics.ts';
 export { createMetrics, gauge, metricsEndpoint, PROMETHEUS_CONTENT_TYPE, processMetrics } from './metrics.ts';
 export { MODEL_OWNER } from './model-list-shapes.ts';
