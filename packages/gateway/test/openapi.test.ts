@@ -5,7 +5,7 @@
  * headers included.
  */
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { apiKeys, createApiKey, type Database, hashSecret } from '@control-layer/db';
 import {
@@ -62,8 +62,13 @@ test.before(async () => {
   const router: Listening = await serve((_req, res) => {
     res.writeHead(403, { 'content-type': 'text/plain' }).end('Forbidden');
   });
-  // Accepts connections and never answers.
-  const silent: Server = createServer(() => {});
+  // Accepts connections and never answers. Its sockets are cut at the end: one that never reads
+  // never sees its peer close, and would keep the test process alive.
+  const silentSockets = new Set<Socket>();
+  const silent: Server = createServer((socket) => {
+    silentSockets.add(socket);
+    socket.once('close', () => silentSockets.delete(socket));
+  });
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   const silentPort = (silent.address() as { port: number }).port;
   const main = await startGateway(t.db, router.url, { maxBodyBytes: 4096 });
@@ -71,6 +76,7 @@ test.before(async () => {
   const slow = await startGateway(t.db, `http://127.0.0.1:${silentPort}`, { upstreamHeadersTimeoutMs: 300 });
   Object.assign(gateways, { main: main.url, unreachable: unreachable.url, silent: slow.url });
   closers.push(main.close, unreachable.close, slow.close, router.close, async () => {
+    for (const socket of silentSockets) socket.destroy();
     silent.close();
   });
 });
