@@ -104,7 +104,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
    * cancels the upstream request and releases its connection.
    */
   errorBody(): Buffer | Readable {
-    if (this.ended && this.received <= BUFFERED_ERROR_MAX_BYTES) {
+    // Not for HEAD: Koa sets a buffer's own length (0), where the upstream's content-length must stand.
+    if (this.ended && this.received <= BUFFERED_ERROR_MAX_BYTES && this.ctx.method !== 'HEAD') {
       this.phase = 'taken';
       const chunks = this.chunks;
       this.chunks = [];

@@ -160,6 +160,16 @@ test('delivers server-sent events while the upstream still holds the stream open
   assert.is(rest, 'data: {"n":2}\n\ndata: [DONE]\n\n');
 });
 
+test("keeps the upstream's content-length on a HEAD answered with an error", async () => {
+  upstream.respondWith((_req, res) => {
+    res.writeHead(404, { 'content-type': 'application/json', 'content-length': '27' }).end();
+  });
+  const response = await fetch(`${gateway.url}/ai/v1/files/absent`, { method: 'HEAD' });
+  assert.is(response.status, 404);
+  assert.is(response.headers.get('content-length'), '27');
+  assert.is(response.headers.get('content-type'), 'application/json');
+});
+
 test('holds the upstream back while the client reads slowly, and delivers every byte', async () => {
   const CHUNK = randomBytes(64 * 1024);
   const CHUNKS = 512; // 32 MiB: far more than the sockets between the two can hold
