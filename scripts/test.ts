@@ -30,13 +30,27 @@ const child = spawn(process.execPath, ['--import', 'tsx', uvuBin, '.', pattern, 
   env: { ...process.env, FORCE_COLOR: '0', TEST_DATABASE_URL: server.url },
 });
 let out = '';
+// Once uvu has printed its summary every suite has run and reported. A handle some test left open
+// (a socket, a ref'd timer) would keep the process alive without end and hang CI on a result that
+// is already in: past this grace the process is ended, and the summary stands.
+const EXIT_GRACE_MS = 30_000;
+let endedAfterSummary = false;
+let grace: NodeJS.Timeout | undefined;
 child.stdout.on('data', (chunk: Buffer) => {
   out += chunk;
   process.stdout.write(chunk);
+  if (grace === undefined && /^\s*Duration:/m.test(out)) {
+    grace = setTimeout(() => {
+      endedAfterSummary = true;
+      console.error(`the test process had not exited ${EXIT_GRACE_MS / 1000} s after its summary: ended it`);
+      child.kill('SIGKILL');
+    }, EXIT_GRACE_MS);
+  }
 });
 const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
   child.on('close', (c, s) => resolve([c, s])),
 );
+clearTimeout(grace);
 await server.stop();
 
 const count = (label: string) => {
@@ -52,7 +66,8 @@ if (total === null || passed === null) {
   process.exit(code || 1);
 }
 const failed = total - passed;
-const ok = code === 0 && signal === null && failed === 0 && total > 0;
+const exitedCleanly = endedAfterSummary || (code === 0 && signal === null);
+const ok = exitedCleanly && failed === 0 && total > 0;
 if (total === 0) console.log('no test ran');
 console.log(`${passed} passed, ${ok ? failed : Math.max(failed, 1)} failed, ${skipped} skipped`);
 process.exit(ok ? 0 : 1);
