@@ -134,6 +134,19 @@ const REPRESENTATION_HEADERS: ReadonlySet<string> = new Set([
   'keep-alive',
 ]);
 
+// What described the body being replaced (content-type is overwritten with the new body's own).
+const OLD_BODY_HEADERS: ReadonlySet<string> = new Set([
+  'content-length',
+  'content-encoding',
+  'content-range',
+  'content-md5',
+  'etag',
+  'transfer-encoding',
+]);
+
+/** The content type of every error body, as Koa's `ctx.type = 'application/json'` writes it. */
+const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
 /**
  * Make `headers` (taken before anything downstream ran: the app's own, such as the request id
  * and security headers) the only headers of the response, dropping everything set since (an
@@ -141,11 +154,16 @@ const REPRESENTATION_HEADERS: ReadonlySet<string> = new Set([
  */
 export function restoreOwnHeaders(ctx: Context, headers: OutgoingHttpHeaders): void {
   const res = ctx.res;
-  for (const name of res.getHeaderNames()) res.removeHeader(name);
+  // An own header still holding its own value stays where it is; only what changed is touched.
+  for (const name of res.getHeaderNames()) {
+    const own = headers[name];
+    if (own === undefined || REPRESENTATION_HEADERS.has(name) || res.getHeader(name) !== own) res.removeHeader(name);
+  }
   // Removing an upstream's `date` also turns off Node's own (sendDate); the answer is ours and dated now.
   res.sendDate = true;
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined && !REPRESENTATION_HEADERS.has(name)) res.setHeader(name, value);
+  for (const name in headers) {
+    const value = headers[name];
+    if (value !== undefined && !REPRESENTATION_HEADERS.has(name) && !res.hasHeader(name)) res.setHeader(name, value);
   }
 }
 
@@ -163,20 +181,19 @@ export function sendError(
   headers: Readonly<Record<string, string>> = {},
 ): void {
   releaseBody(ctx.body);
-  for (const header of [
-    'content-length',
-    'content-encoding',
-    'content-range',
-    'content-md5',
-    'etag',
-    'transfer-encoding',
-  ]) {
-    ctx.remove(header);
-  }
+  const res = ctx.res;
   const response = errorResponse(dialectOf(ctx), { code, message, requestId: requestIdOf(ctx), extras }, headers);
+  if (res.headersSent) {
+    // Too late for an answer of ours; Koa's setters below do nothing but record it.
+    ctx.status = response.status;
+    ctx.body = response.body;
+    return;
+  }
+  for (const name of res.getHeaderNames()) if (OLD_BODY_HEADERS.has(name)) res.removeHeader(name);
   ctx.status = response.status;
+  // Set before the body: Koa's JSON body keeps a JSON type already there (it would keep an
+  // upstream's `application/problem+json` too), so this is the one content-type written.
+  res.setHeader('content-type', JSON_CONTENT_TYPE);
   ctx.body = response.body;
-  // Set after the body: Koa keeps a content-type already there (an upstream's text/plain).
-  ctx.type = 'application/json';
-  ctx.set(response.headers);
+  for (const name in response.headers) res.setHeader(name, response.headers[name] as string);
 }
