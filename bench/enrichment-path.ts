@@ -6,14 +6,17 @@
  * concurrent diagnoses of one key and model share a statement (coalescing), and one with
  * coalescing off, where every diagnosed response costs its own statement (a load spread over many
  * keys). The gateway children count the SQL statements they send (a Drizzle logger), so
- * statements per diagnosed response is exact, not sampled. Last, the diagnosis statement alone:
+ * statements per diagnosed response is exact, not sampled. A third server takes its turn beside them:
+ * the floor of explaining a 403 on Node (servers/bare-explainer.ts: node:http, undici and a
+ * node-postgres pool, one statement per response, no Koa), so the gateway's cost without
+ * coalescing is also read as a ratio to what the platform itself costs. Last, the diagnosis statement alone:
  * the three checks of before next to the five of now, on the same keys.
  * Usage: node --import tsx bench/enrichment-path.ts [--quick]
  */
 import type { Database } from '@control-layer/db';
 import { seedDenialWorld } from '../packages/db/src/testing/index.ts';
 import { jsonBody, KiB } from './lib/bodies.ts';
-import { type ChildServer, startedTogether } from './lib/child-server.ts';
+import { type ChildServer, startChildServer, startedTogether } from './lib/child-server.ts';
 import { startBenchDatabase } from './lib/database.ts';
 import { DIAGNOSIS_VARIANTS, serverMicros, timeDiagnoses } from './lib/diagnosis-cost.ts';
 import { gatewayStats, startGateway, startUpstream } from './lib/gateway.ts';
@@ -68,14 +71,20 @@ async function seedKeys(db: Database): Promise<Record<State, string>> {
   };
 }
 
-/** The default settings, and coalescing off: every diagnosed response then sends its own statement. */
-const SETTINGS = ['default', 'no coalescing'] as const;
+/**
+ * The default settings, coalescing off (every diagnosed response then sends its own statement),
+ * and the floor: the same exchange and statement without the gateway (bare-explainer.ts).
+ */
+const SETTINGS = ['default', 'no coalescing', 'floor'] as const;
 type Setting = (typeof SETTINGS)[number];
 type Variant = `${Setting}: ${State}`;
 /** Every key state under each setting, the settings side by side for each state. */
 const VARIANTS: readonly Variant[] = STATES.flatMap((state) =>
   SETTINGS.map((setting) => `${setting}: ${state}` as const),
 );
+
+/** How each setting's figures are named in the report lines. */
+const SETTING_SUFFIX: Record<Setting, string> = { default: '', 'no coalescing': '_no_coalescing', floor: '_floor' };
 
 function splitVariant(variant: Variant): [Setting, State] {
   const at = variant.indexOf(': ');
@@ -95,7 +104,7 @@ try {
   const keys = await seedKeys(database.db);
   const upstream = await startUpstream('forbidden');
   servers.push(upstream);
-  const [gateway, uncoalesced] = await startedTogether(servers, [
+  const [gateway, uncoalesced, floor] = await startedTogether(servers, [
     startGateway({ upstreamUrl: upstream.url, databaseUrl: database.url, enrichment: true }),
     startGateway({
       upstreamUrl: upstream.url,
@@ -103,8 +112,9 @@ try {
       enrichment: true,
       env: { BENCH_COALESCE: 'off' },
     }),
+    startChildServer('servers/bare-explainer.ts', [], { UPSTREAM_URL: upstream.url, DATABASE_URL: database.url }),
   ] as const);
-  const gateways: Record<Setting, ChildServer> = { default: gateway, 'no coalescing': uncoalesced };
+  const gateways: Record<Setting, ChildServer> = { default: gateway, 'no coalescing': uncoalesced, floor };
   const url = `${gateway.url}/ai/v1/chat/completions`;
   const body = jsonBody(KiB, MODEL);
   const headersOf = (state: State) => ({ 'content-type': 'application/json', authorization: `Bearer ${keys[state]}` });
@@ -128,6 +138,19 @@ try {
   const run = async (variant: Variant, seconds: number): Promise<StateRound> => {
     const [setting, state] = splitVariant(variant);
     const target = gateways[setting];
+    if (setting === 'floor') {
+      // No counters there: every 403 with a key sends exactly one statement, by construction.
+      const result = await load({
+        url: `${target.url}/ai/v1/chat/completions`,
+        connections,
+        durationSeconds: seconds,
+        headers: headersOf(state),
+        body,
+        serverPid: target.pid,
+      });
+      expectOnly(variant, result, EXPECTED[state].status);
+      return { load: result, diagnosed: result.responses, statementsPerDiagnosis: 1 };
+    }
     const before = await gatewayStats(target);
     const result = await load({
       url: `${target.url}/ai/v1/chat/completions`,
@@ -167,8 +190,17 @@ try {
     const perDiagnosis =
       r.reduce((sum, x) => sum + x.statementsPerDiagnosis * x.diagnosed, 0) /
       r.reduce((sum, x) => sum + x.diagnosed, 0);
-    const name = state.replace(/ /g, '_') + (setting === 'default' ? '' : '_no_coalescing');
-    const cpu = median(r.map((x) => x.load.cpuMicrosPerResponse));
+    const name = state.replace(/ /g, '_') + SETTING_SUFFIX[setting];
+    const cpus = r.map((x) => x.load.cpuMicrosPerResponse);
+    const cpu = median(cpus);
+    // Without coalescing, also as a ratio to the floor's CPU in the same rounds.
+    const overFloor =
+      setting === 'no coalescing'
+        ? pairedRatios(
+            cpus,
+            results[`floor: ${state}`].map((x) => x.load.cpuMicrosPerResponse),
+          )
+        : null;
     rows.push([
       state,
       setting,
@@ -177,9 +209,10 @@ try {
       p50.toFixed(0),
       p99.toFixed(0),
       cpu.toFixed(0),
-      perDiagnosis.toFixed(3),
+      overFloor ? medianWithSpread(overFloor, 3) : '',
+      setting === 'floor' ? '1 (by construction)' : perDiagnosis.toFixed(3),
     ]);
-    const enriched = state !== 'nothing to explain';
+    const enriched = state !== 'nothing to explain' && setting !== 'floor';
     const cpuTarget = setting === 'default' ? CPU_TARGET_US : CPU_TARGET_NO_COALESCING_US;
     reportLine(
       'enrichment-path',
@@ -188,6 +221,7 @@ try {
       enriched ? `<= ${cpuTarget}` : null,
       enriched ? cpu <= cpuTarget : null,
     );
+    if (overFloor) reportLine('enrichment-path', `cpu_ratio_over_floor_${name}`, median(overFloor), null, null);
     reportLine('enrichment-path', `rps_${name}`, median(rps), null, null);
     reportLine('enrichment-path', `p50_ms_${name}`, p50, null, null);
     // The latency target is judged once, with the default settings.
@@ -201,7 +235,9 @@ try {
     );
     // At most one: concurrent diagnoses of the same key and model share a statement (coalescing);
     // exactly one without it.
-    reportLine('enrichment-path', `statements_per_response_${name}`, perDiagnosis, '<= 1', perDiagnosis <= 1);
+    if (setting !== 'floor') {
+      reportLine('enrichment-path', `statements_per_response_${name}`, perDiagnosis, '<= 1', perDiagnosis <= 1);
+    }
   }
   printTable(
     [
@@ -211,7 +247,8 @@ try {
       'requests/s',
       'p50 (ms)',
       'p99 (ms)',
-      'gateway CPU (µs / request)',
+      'server CPU (µs / request)',
+      '÷ floor',
       'SQL statements / response',
     ],
     rows,
