@@ -1,4 +1,4 @@
-import crypto, { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { and, asc, eq, getTableColumns, sql } from 'drizzle-orm';
 import type { Database } from '../database.ts';
 import { rowsOf } from '../database.ts';
@@ -8,15 +8,8 @@ import { knownApiKey } from './access-sql.ts';
 
 /** Lowercase hex SHA-256 of the whole key string: the only form in which a key is stored. */
 export function hashSecret(secret: string): string {
-  return oneShotSha256Hex(secret);
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
 }
-
-// Every diagnosis hashes a key. Node's one-shot `crypto.hash` (20.12 and later) makes no Hash
-// object to be collected; the engines range starts at 20.11, which only has `createHash`.
-const oneShotSha256Hex: (text: string) => string =
-  typeof crypto.hash === 'function'
-    ? (text) => crypto.hash('sha256', text, 'hex')
-    : (text) => createHash('sha256').update(text, 'utf8').digest('hex');
 
 /** A new key: `sk-` and 43 base64url characters (32 random bytes). */
 export function generateApiKeySecret(): string {
