@@ -1,7 +1,8 @@
 /**
  * Where the time of one exchange goes, per response, for the configurations the misses in
  * RESULTS.md are about: a 1 KiB pass-through (the gateway, and `node:http` + undici alone as the
- * floor of a Node proxy), and an explained 403 with coalescing on and off. Each runs in a fresh
+ * floor of a Node proxy), and an explained 403 with coalescing on and off (with, beside it, the
+ * floor of explaining one on Node: servers/bare-explainer.ts, one statement per response). Each runs in a fresh
  * process under `--cpu-prof` at 16 connections; the samples are grouped by component and divided
  * by the responses served. Sampled time is wall time while the thread was running or waiting to run
  * again (a thread preempted inside `writev` is charged to `writev`), so the column sums exceed the
@@ -10,8 +11,8 @@
  * server under test alone on core 1 and wrk and the upstream on core 0 on a machine of two cores or
  * more, so that the generator's work is not sampled as the server's waiting; `--autocannon` (or no
  * wrk) drives it from this process instead.
- * `--pass-through` profiles the two pass-through configurations only.
- * Usage: node --import tsx bench/profile-per-response.ts [--quick] [--autocannon] [--pass-through]
+ * `--pass-through` profiles the two pass-through configurations only, `--explained` the three others.
+ * Usage: node --import tsx bench/profile-per-response.ts [--quick] [--autocannon] [--pass-through | --explained]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
@@ -57,6 +58,7 @@ function componentOf(frame: ProfileNode['callFrame']): string {
     return 'module loading (start-up)';
   if (url.startsWith('node:')) return 'Node HTTP, streams, events';
   if (url.includes('/packages/')) return 'this repository (gateway, enrichment, db)';
+  if (url.includes('/bench/servers/')) return "the bare server's own handler";
   return 'other';
 }
 
@@ -79,11 +81,14 @@ const CONFIGURATIONS = [
   'pass-through 200, gateway',
   'explained 403, gateway, coalescing on',
   'explained 403, gateway, coalescing off',
+  'explained 403, node:http + undici + pg alone',
 ] as const;
 type Configuration = (typeof CONFIGURATIONS)[number];
 const CHOSEN = process.argv.includes('--pass-through')
   ? CONFIGURATIONS.filter((c) => c.startsWith('pass-through'))
-  : CONFIGURATIONS;
+  : process.argv.includes('--explained')
+    ? CONFIGURATIONS.filter((c) => c.startsWith('explained'))
+    : CONFIGURATIONS;
 
 const database = await startBenchDatabase();
 const servers: ChildServer[] = [];
@@ -111,7 +116,7 @@ try {
       BENCH_COALESCE: configuration.endsWith('coalescing off') ? 'off' : 'on',
     };
     const server = configuration.includes('alone')
-      ? await startChildServer('servers/bare-proxy.ts', [], env, profileArgs)
+      ? await startChildServer(denied ? 'servers/bare-explainer.ts' : 'servers/bare-proxy.ts', [], env, profileArgs)
       : await startGateway({
           upstreamUrl: env.UPSTREAM_URL,
           databaseUrl: database.url,
