@@ -145,7 +145,9 @@ test('with coalesce: false, every diagnosis sends its own statement', async () =
 });
 
 test('does not share a statement that started longer ago than the window', async () => {
-  const app = await serve({ coalesceWindowMs: 100 });
+  // A window wide enough that the eight later requests all reach the gateway within it on a busy
+  // machine (at 100 ms, one of them once arrived late and started a third statement).
+  const app = await serve({ coalesceWindowMs: 1000 });
   try {
     const before = statements;
     let inFlight: Promise<{ status: number; body: { error: { code: string } } }>[] = [];
@@ -153,8 +155,8 @@ test('does not share a statement that started longer ago than the window', async
       await tx.execute(sql`lock table api_keys in access exclusive mode`);
       inFlight.push(app.post(other.secret));
       await waitUntil(async () => (await waiting()) === 1, 'the first diagnosis to wait');
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      // The first statement is 300 ms old: a new diagnosis starts its own, which the next ones share.
+      await new Promise((resolve) => setTimeout(resolve, 1300));
+      // The first statement is 1.3 s old: a new diagnosis starts its own, which the next ones share.
       inFlight = [...inFlight, ...Array.from({ length: 8 }, () => app.post(other.secret))];
       await waitUntil(async () => (await waiting()) === 2, 'a second statement');
     });
