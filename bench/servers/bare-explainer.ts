@@ -1,5 +1,5 @@
 /**
- * The floor of explaining a 403 on Node: the bare proxy of bare-proxy.ts, plus, when the upstream
+ * The floor of explaining a 403 on Node: the bare proxy of bare-proxy.ts (the same parts), plus, when the upstream
  * answers 403 to a request with a bearer key, what any diagnosis must do: the key's SHA-256, the
  * request's `model` from its JSON body, the diagnosis statement through a node-postgres pool (the
  * same text and pool size as the gateway's), the row's JSON, and a JSON error body. Nothing else:
@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { INFERENCE_PURPOSES } from '@control-layer/db';
 import pg from 'pg';
 import { Pool } from 'undici';
+import { passOn, upstreamHeaders } from './bare-parts.ts';
 
 const upstreamUrl = process.env.UPSTREAM_URL;
 const databaseUrl = process.env.DATABASE_URL;
@@ -24,7 +25,6 @@ if (!upstreamUrl || !databaseUrl) {
 const pool = new Pool(upstreamUrl, { connections: 256 });
 const database = new pg.Pool({ connectionString: databaseUrl, max: 10 });
 database.on('error', () => {});
-const DROP = new Set(['host', 'connection', 'keep-alive', 'content-length', 'transfer-encoding']);
 const STATEMENT = {
   text: 'select row_to_json(f)::text as facts from explain_denial($1::text, $2::text, $3::text) f',
 };
@@ -64,22 +64,13 @@ const server = createServer((req, res) => {
   const chunks: Buffer[] = [];
   req.on('data', (chunk: Buffer) => chunks.push(chunk));
   req.on('end', () => {
-    const headers: Record<string, string | string[]> = {};
-    for (const [name, value] of Object.entries(req.headers))
-      if (value !== undefined && !DROP.has(name)) headers[name] = value;
+    const headers = upstreamHeaders(req.headers);
     const body = Buffer.concat(chunks);
     pool
       .request({ path: (req.url ?? '/').replace(/^\/ai/, ''), method: req.method as 'POST', headers, body })
       .then(async (upstream) => {
         const authorization = req.headers.authorization;
-        if (upstream.statusCode !== 403 || !authorization?.startsWith('Bearer ')) {
-          const out: Record<string, string | string[]> = {};
-          for (const [name, value] of Object.entries(upstream.headers))
-            if (value !== undefined && (!DROP.has(name) || name === 'content-length')) out[name] = value;
-          res.writeHead(upstream.statusCode, out);
-          upstream.body.pipe(res);
-          return;
-        }
+        if (upstream.statusCode !== 403 || !authorization?.startsWith('Bearer ')) return passOn(res, upstream);
         const original = Buffer.from(await upstream.body.arrayBuffer());
         const hash = createHash('sha256').update(authorization.slice(7)).digest('hex');
         const model = (JSON.parse(body.toString()) as { model?: unknown }).model;

@@ -8,6 +8,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
+import { passOn, upstreamHeaders } from './bare-parts.ts';
 
 const upstreamUrl = process.env.UPSTREAM_URL;
 if (!upstreamUrl) {
@@ -15,30 +16,19 @@ if (!upstreamUrl) {
   process.exit(2);
 }
 const pool = new Pool(upstreamUrl, { connections: 256 });
-const DROP = new Set(['host', 'connection', 'keep-alive', 'content-length', 'transfer-encoding']);
 
 const server = createServer((req, res) => {
   const chunks: Buffer[] = [];
   req.on('data', (chunk: Buffer) => chunks.push(chunk));
   req.on('end', () => {
-    const headers: Record<string, string | string[]> = {};
-    for (const [name, value] of Object.entries(req.headers))
-      if (value !== undefined && !DROP.has(name)) headers[name] = value;
     pool
       .request({
         path: (req.url ?? '/').replace(/^\/ai/, ''),
         method: req.method as 'POST',
-        headers,
+        headers: upstreamHeaders(req.headers),
         body: Buffer.concat(chunks),
       })
-      .then((answer) => {
-        const out: Record<string, string | string[]> = {};
-        // The upstream's length stands: the body is passed on unchanged.
-        for (const [name, value] of Object.entries(answer.headers))
-          if (value !== undefined && (!DROP.has(name) || name === 'content-length')) out[name] = value;
-        res.writeHead(answer.statusCode, out);
-        answer.body.pipe(res);
-      })
+      .then((answer) => passOn(res, answer))
       .catch(() => res.writeHead(502).end());
   });
 });
